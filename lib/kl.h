@@ -191,14 +191,65 @@ int	 kl_time_fmt(char *, size_t, time_t, int);
 int	 kl_time_parse(const char *, time_t *, int *);
 int	 kl_time_http(const char *, time_t *);
 
-/* sigv4.c (declarations added by the signer's author) */
+/* sigv4.c */
+struct kl_creds;
+#define KL_SIGV4_NO_NORMALIZE	0x01	/* keep ".", ".." and "//" (S3) */
+#define KL_SIGV4_CONTENT_SHA256	0x02	/* add, sign x-amz-content-sha256 */
+#define KL_SIGV4_TOKEN_UNSIGNED	0x04	/* send the token, do not sign it */
+struct kl_sigv4_trace {			/* what was signed, for tests */
+	struct kl_buf	 creq;		/* canonical request: holds the token */
+	struct kl_buf	 sts;		/* string to sign */
+	char		 signature[65];	/* lower-case hex */
+};
+int	 kl_sigv4_sign(struct kl_hdrs *, const char *, const char *,
+	    const char *, const void *, size_t, const char *, const char *,
+	    const struct kl_creds *, time_t, int, struct kl_sigv4_trace *);
+int	 kl_uri_encode(struct kl_buf *, const char *, size_t, int);
 
-/* creds.c */
+/* cfg.c: options, region and endpoints (contract §2, §3) */
+struct kl_awsopts {		/* the common AWS options, as given */
+	const char	*region;
+	const char	*profile;
+	const char	*auth;		/* a stored authorization (kl-auth) */
+	const char	*credentials;	/* a credential record file */
+	const char	*role_arn;
+	const char	*external_id;
+	const char	*endpoint_url;
+	const char	*session_name;
+	long		 duration;	/* AssumeRole seconds, 0 = default */
+};
+struct kl_cfg {
+	char	*region;
+	char	*region_from;	/* "--region", "AWS_REGION", "profile x" */
+	char	*profile;	/* the profile in effect */
+	char	*kinesis_url;	/* scheme://host[:port], no path */
+	char	*sts_url;
+	char	*ca_bundle;	/* AWS_CA_BUNDLE or the profile's */
+};
+
+/* creds.c: credential providers (contract §3) */
 struct kl_creds {
 	char	*akid;		/* access key id */
 	char	*secret;	/* secret access key: wiped when freed */
 	char	*token;		/* session token or NULL: wiped when freed */
 	time_t	 expiration;	/* 0 for long-term keys */
 };
+void	 kl_creds_free(struct kl_creds *);
+int	 kl_creds_copy(struct kl_creds *, const struct kl_creds *);
+
+/*
+ * The AssumeRole step.  creds.c calls it for --role-arn, delegated
+ * --auth and role_arn profiles; sts.c provides it.  Fills *out (caller
+ * frees with kl_creds_free).  Returns 0, or -1 with e filled.
+ */
+struct kl_assume {
+	const char	*role_arn;
+	const char	*external_id;	/* or NULL */
+	const char	*session_name;	/* or NULL: derived */
+	long		 duration;	/* seconds, 0 = 3600 */
+	const char	*region;
+	const char	*sts_url;
+};
+struct kl_credsrc;		/* opaque: a resolved credential chain */
 
 #endif /* KL_H */
