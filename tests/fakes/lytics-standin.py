@@ -109,7 +109,11 @@ bodies of uids/profiles may be a JSON value, an array, or NDJSON):
   GET  /_standin/counts[?stream=S]      {"streams":{S:{"events","batches",
                                         "rejected","dryrun_batches","dryrun_events",
                                         "poisoned"}},"requests":N,"status":{..},
-                                        "auth":{..},"connections":N,"scan_tokens":N}
+                                        "auth":{..},"connections":N,"scan_tokens":N};
+                                        with stream=S, only S's object (zeros if
+                                        nothing came).  "batches" counts 200
+                                        collects, dry runs included; "poisoned"
+                                        counts 400s caused by _standin_poison
   GET  /_standin/requests[?limit=N]     the last API requests (not hooks) as
                                         NDJSON log lines (as in --log)
   POST /_standin/reset[?all=1]          forget events, batches, counts, the
@@ -166,6 +170,23 @@ Seed file (--seed), one JSON object; every key optional:
   A member is a uid (its stored profile, else a generated one) or a
   profile object, which must have a string "_uid" and is stored.
 
+Decisions where the Lytics documentation is silent (lytics-api.md [INF]):
+  - Non-objects in a collect array are counted in rejected_count and not
+    stored; the request still answers 200 (lytics-api.md 3.5).  Any other
+    top-level JSON type, or bad JSON, is 400 for the whole request.
+    message_count counts accepted events only.
+  - 413 above 10,000,000 bytes (the strict reading of "10MB").
+  - 415 unless Content-Type is application/json (kl must send it; curl's
+    default form type would otherwise pass unnoticed).
+  - An Authorization header, when present, decides alone.
+  - Scan: a bad or expired start is 400 (restart without start); the last
+    page has "_next":"" and no empty trailing page; a scan is a snapshot.
+  - /api/segment lists valid and invalid segments unless valid= is given.
+  - Entity not found is HTTP 200 with message "Not Found" (never 404).
+  - NDJSON collect bodies only with --accept-ndjson.
+  - timestamp_field and filename are echoed ("" when not given); event
+    times are not parsed.
+
 Log (--log): one JSON line per request: time, conn, method, path, query
 (access_token and key values replaced by "<redacted>"), auth
 (header|access_token|key|none|hook), auth_ok, content_type, status
@@ -191,7 +212,6 @@ def _bad_constant(name):
 
 _decoder = json.JSONDecoder(parse_constant=_bad_constant)
 _ws = re.compile(r'[ \t\n\r]*')
-_string_re = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"')
 # Whitespace outside strings; strings are kept by the first group.
 _compact_re = re.compile(r'("[^"\\]*(?:\\.[^"\\]*)*")|[ \t\n\r]+')
 
@@ -208,9 +228,11 @@ def compact(text):
     """Drop whitespace outside JSON strings (valid JSON text in)."""
     if not any(c in text for c in ' \t\n\r'):
         return text
-    bare = _string_re.sub('', text)
-    if not any(c in bare for c in ' \t\n\r'):
-        return text
+    if '\\' not in text:
+        # No escapes: splitting on '"' alternates outside/inside strings.
+        outside = ''.join(text.split('"')[::2])
+        if not any(c in outside for c in ' \t\n\r'):
+            return text
     return _compact_re.sub(_keep_string, text)
 
 
@@ -590,7 +612,7 @@ class State:
             self.put_profile(p)
         for spec in self.seed.get('segments') or []:
             self.create_segment(spec)
-        self.tokens = {}
+        self.clear_tokens()
 
     def put_profile(self, p):
         if not isinstance(p, dict) or not isinstance(p.get('_uid'), str) \
@@ -716,14 +738,33 @@ class State:
     # ---- scan tokens
 
     def new_token(self, seg_id, snap, cursor):
+        """The _next token for a cursor in a snapshot.  The same cursor
+        gets the same token (a retried page is byte-identical); its
+        expiry is pushed back to now + --scan-ttl."""
         now = time.monotonic()
-        if len(self.tokens) >= 1024 and len(self.tokens) % 1024 == 0:
-            for t in [t for t, v in self.tokens.items() if v[4] <= now]:
-                del self.tokens[t]
+        exp = now + self.opts.scan_ttl
+        ck = (seg_id, id(snap), cursor[0], cursor[1])
+        tok = self.cursor_tokens.get(ck)
+        if tok is not None and tok in self.tokens:
+            self.tokens[tok] = (seg_id, snap, cursor[0], cursor[1], exp)
+            return tok
+        self.token_adds += 1
+        if self.token_adds % 1024 == 0:
+            self.sweep_tokens(now)
         tok = secrets.token_hex(16)
-        self.tokens[tok] = (seg_id, snap, cursor[0], cursor[1],
-                            now + self.opts.scan_ttl)
+        self.tokens[tok] = (seg_id, snap, cursor[0], cursor[1], exp)
+        self.cursor_tokens[ck] = tok
         return tok
+
+    def sweep_tokens(self, now):
+        for t in [t for t, v in self.tokens.items() if v[4] <= now]:
+            v = self.tokens.pop(t)
+            self.cursor_tokens.pop((v[0], id(v[1]), v[2], v[3]), None)
+
+    def clear_tokens(self):
+        self.tokens = {}
+        self.cursor_tokens = {}
+        self.token_adds = 0
 
 
 # --------------------------------------------------------------------------
@@ -1026,9 +1067,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if f.kind in ('drop', 'reset'):
             self.close_connection = True
             if f.kind == 'reset':
+                # Linger 0, then close before the server's shutdown(SHUT_WR)
+                # can send a FIN: the fd really closes when finish() drops
+                # rfile, and the peer gets an RST.
                 try:
                     self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER,
                                                struct.pack('ii', 1, 0))
+                    self.connection.close()
                 except OSError:
                     pass
             rec['fault'] = rec_fault
@@ -1063,7 +1108,6 @@ class Handler(http.server.BaseHTTPRequestHandler):
         return latency, chosen
 
     def api(self, segs, q, qlist, body, rec):
-        path = '/' + '/'.join(segs)
         latency, fault = self.match_faults(self.path.partition('?')[0])
         if latency:
             rec['latency_ms'] = latency
@@ -1339,7 +1383,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             want('POST')
             with st.lock:
                 st.reset_collected()
-                st.tokens = {}
+                st.clear_tokens()
                 if q.get('all') in ('1', 'true'):
                     st.load_seed()
             return hook_json({'ok': True})
@@ -1366,7 +1410,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             want('POST')
             with st.lock:
                 k = len(st.tokens)
-                st.tokens = {}
+                st.clear_tokens()
             return hook_json({'expired': k})
         if name == 'fault' and n == 1:
             want('POST')
@@ -1489,22 +1533,23 @@ def main(argv):
                     'segments, scan, entity) with test hooks.',
         epilog=USAGE_EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--port', type=int, required=True,
+    ap.add_argument('--port', type=int, required=True, metavar='PORT',
                     help='TCP port on 127.0.0.1; 0 picks a free one')
-    ap.add_argument('--key-file', required=True,
+    ap.add_argument('--key-file', required=True, metavar='FILE',
                     help='file holding the API key (never pass it in argv)')
-    ap.add_argument('--seed', help='JSON seed file (segments, members, profiles)')
-    ap.add_argument('--log', help='append one JSON line per request here')
-    ap.add_argument('--ready-file',
+    ap.add_argument('--seed', metavar='FILE', help='JSON seed file (segments, members, profiles)')
+    ap.add_argument('--log', metavar='FILE', help='append one JSON line per request here')
+    ap.add_argument('--ready-file', metavar='FILE',
                     help='also write the start line here (atomically) once listening')
-    ap.add_argument('--max-body', type=int, default=DEFAULT_MAX_BODY,
+    ap.add_argument('--max-body', type=int, default=DEFAULT_MAX_BODY, metavar='BYTES',
                     help='largest request body in bytes; larger is 413 '
                          '(default %d)' % DEFAULT_MAX_BODY)
-    ap.add_argument('--max-event-bytes', type=int, default=0,
+    ap.add_argument('--max-event-bytes', type=int, default=0, metavar='BYTES',
                     help='count an event whose compact JSON exceeds this many '
                          'bytes as rejected (default 0: no limit; Lytics '
                          'documents 16 KB per record in a batch)')
     ap.add_argument('--scan-ttl', type=float, default=DEFAULT_SCAN_TTL,
+                    metavar='SECONDS',
                     help='seconds a scan _next token stays valid (default %g)'
                          % DEFAULT_SCAN_TTL)
     ap.add_argument('--accept-ndjson', action='store_true',
