@@ -205,7 +205,8 @@ kl_in_wait(const struct kl_in *in, long ms)
 void
 kl_inputs_init(struct kl_inputs *ins, char **paths)
 {
-	static char *dash[] = { "-", NULL };
+	static char dash0[] = "-";
+	static char *dash[] = { dash0, NULL };
 
 	memset(ins, 0, sizeof(*ins));
 	ins->paths = paths != NULL && paths[0] != NULL ? paths : dash;

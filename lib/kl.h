@@ -206,7 +206,40 @@ int	 kl_sigv4_sign(struct kl_hdrs *, const char *, const char *,
 	    const struct kl_creds *, time_t, int, struct kl_sigv4_trace *);
 int	 kl_uri_encode(struct kl_buf *, const char *, size_t, int);
 
-/* cfg.c: options, region and endpoints (contract §2, §3) */
+/* cfg.c: options, region, endpoints, profile files (contract §2, §3) */
+enum kl_optcode {		/* getopt_long codes of the shared options */
+	KL_OPT_PROFILE = 256,
+	KL_OPT_AUTH,
+	KL_OPT_CREDENTIALS,
+	KL_OPT_ROLE_ARN,
+	KL_OPT_EXTERNAL_ID,
+	KL_OPT_ENDPOINT_URL,
+	KL_OPT_SESSION_NAME,
+	KL_OPT_DURATION,
+	KL_OPT_LYTICS_URL,
+	KL_OPT_LYTICS_KEY_FILE,
+	KL_OPT_FREE = 320	/* a command's own long-only codes start here */
+};
+/*
+ * Entries for a command's struct option table (<getopt.h>): the AWS
+ * options of contract §2 ("r:" goes in the short-option string), the
+ * AssumeRole extras (kl-assume-role, kl-auth), the Lytics options.
+ */
+#define KL_AWS_LONGOPTS \
+	{ "auth", required_argument, NULL, KL_OPT_AUTH }, \
+	{ "credentials", required_argument, NULL, KL_OPT_CREDENTIALS }, \
+	{ "endpoint-url", required_argument, NULL, KL_OPT_ENDPOINT_URL }, \
+	{ "external-id", required_argument, NULL, KL_OPT_EXTERNAL_ID }, \
+	{ "profile", required_argument, NULL, KL_OPT_PROFILE }, \
+	{ "region", required_argument, NULL, 'r' }, \
+	{ "role-arn", required_argument, NULL, KL_OPT_ROLE_ARN }
+#define KL_ASSUME_LONGOPTS \
+	{ "duration", required_argument, NULL, KL_OPT_DURATION }, \
+	{ "session-name", required_argument, NULL, KL_OPT_SESSION_NAME }
+#define KL_LYTICS_LONGOPTS \
+	{ "lytics-key-file", required_argument, NULL, KL_OPT_LYTICS_KEY_FILE }, \
+	{ "lytics-url", required_argument, NULL, KL_OPT_LYTICS_URL }
+
 struct kl_awsopts {		/* the common AWS options, as given */
 	const char	*region;
 	const char	*profile;
@@ -217,15 +250,87 @@ struct kl_awsopts {		/* the common AWS options, as given */
 	const char	*endpoint_url;
 	const char	*session_name;
 	long		 duration;	/* AssumeRole seconds, 0 = default */
+	int		 endpoint_sts;	/* --endpoint-url is STS's (assume-role) */
 };
+
+enum { KL_INI_CONFIG = 1, KL_INI_CREDS };	/* the two profile files */
+struct kl_ini_kv {
+	char		*key;		/* lower case */
+	char		*val;		/* wiped when freed */
+	int		 line;
+};
+struct kl_ini_sec {
+	char		*name;		/* as between the brackets, trimmed */
+	char		*profile;	/* the profile it holds, or NULL */
+	int		 explicit;	/* [profile x] rather than [default] */
+	int		 line;
+	struct kl_ini_kv *kv;
+	size_t		 n, cap;
+};
+struct kl_ini {
+	char		*path;
+	int		 kind;		/* KL_INI_CONFIG or KL_INI_CREDS */
+	int		 found;		/* 0: the file does not exist */
+	mode_t		 mode;		/* st_mode when found */
+	struct kl_ini_sec *sec;
+	size_t		 n, cap;
+};
+
 struct kl_cfg {
 	char	*region;
-	char	*region_from;	/* "--region", "AWS_REGION", "profile x" */
+	char	*region_from;	/* "--region", "AWS_REGION", "profile 'x'" */
 	char	*profile;	/* the profile in effect */
 	char	*kinesis_url;	/* scheme://host[:port], no path */
+	char	*kinesis_from;
 	char	*sts_url;
+	char	*sts_from;
 	char	*ca_bundle;	/* AWS_CA_BUNDLE or the profile's */
+	struct kl_ini config_ini;	/* AWS_CONFIG_FILE */
+	struct kl_ini creds_ini;	/* AWS_SHARED_CREDENTIALS_FILE */
 };
+#define KL_PROF_CREDS	1	/* kl_profile_get: the credentials file */
+#define KL_PROF_CONFIG	2	/* the config file */
+#define KL_PROF_ANY	3	/* credentials file first */
+
+struct kl_lyticsopts {
+	const char	*url;
+	const char	*key_file;
+};
+struct kl_lytics {
+	char		*url;		/* without trailing slashes */
+	const char	*url_from;
+	char		*key;		/* wiped by kl_lytics_free */
+	const char	*key_from;
+};
+
+struct stat;
+int	 kl_awsopt(struct kl_awsopts *, int, const char *);
+int	 kl_cfg_load(struct kl_cfg *, const struct kl_awsopts *,
+	    struct kl_err *);
+void	 kl_cfg_free(struct kl_cfg *);
+void	 kl_cfg_debug(const struct kl_cfg *);
+int	 kl_region_ok(const char *);
+int	 kl_role_arn_ok(const char *);
+int	 kl_external_id_ok(const char *);
+int	 kl_session_name_ok(const char *);
+int	 kl_url_norm(const char *, int, char **, const char **);
+int	 kl_read_private(const char *, size_t, struct kl_buf *, struct stat *,
+	    struct kl_err *);
+int	 kl_ini_parse(struct kl_ini *, int, const char *, const char *, size_t,
+	    struct kl_err *);
+int	 kl_ini_load(struct kl_ini *, int, const char *, struct kl_err *);
+void	 kl_ini_free(struct kl_ini *);
+const struct kl_ini_sec *kl_ini_profile(const struct kl_ini *, const char *);
+const char *kl_ini_get(const struct kl_ini *, const char *, const char *);
+int	 kl_profile_exists(const struct kl_cfg *, const char *);
+const char *kl_profile_get(const struct kl_cfg *, const char *, const char *,
+	    int);
+int	 kl_profile_missing(const struct kl_cfg *, const char *,
+	    struct kl_err *);
+int	 kl_lyticsopt(struct kl_lyticsopts *, int, const char *);
+int	 kl_lytics_load(struct kl_lytics *, const struct kl_lyticsopts *,
+	    struct kl_err *);
+void	 kl_lytics_free(struct kl_lytics *);
 
 /* creds.c: credential providers (contract §3) */
 struct kl_creds {
@@ -234,8 +339,12 @@ struct kl_creds {
 	char	*token;		/* session token or NULL: wiped when freed */
 	time_t	 expiration;	/* 0 for long-term keys */
 };
+#define KL_CREDS_WINDOW	300	/* refresh this many seconds before expiry */
 void	 kl_creds_free(struct kl_creds *);
 int	 kl_creds_copy(struct kl_creds *, const struct kl_creds *);
+int	 kl_creds_parse(const char *, size_t, struct kl_creds *, char *,
+	    size_t);
+int	 kl_creds_format(struct kl_buf *, const struct kl_creds *);
 
 /*
  * The AssumeRole step.  creds.c calls it for --role-arn, delegated
@@ -250,6 +359,296 @@ struct kl_assume {
 	const char	*region;
 	const char	*sts_url;
 };
+typedef int (*kl_assume_fn)(void *, const struct kl_creds *,
+    const struct kl_assume *, struct kl_creds *, struct kl_err *);
 struct kl_credsrc;		/* opaque: a resolved credential chain */
+struct kl_credsrc *kl_credsrc_new(const struct kl_awsopts *,
+	    const struct kl_cfg *, kl_assume_fn, void *, struct kl_err *);
+int	 kl_credsrc_get(struct kl_credsrc *, time_t, const struct kl_creds **,
+	    struct kl_err *);
+void	 kl_credsrc_expired(struct kl_credsrc *);
+const char *kl_credsrc_describe(const struct kl_credsrc *);
+void	 kl_credsrc_free(struct kl_credsrc *);
+
+/* store.c: the kl-auth authorization store */
+enum { KL_AUTH_KEYS = 1, KL_AUTH_DELEGATED };
+struct kl_auth {		/* one authorization; strings may be NULL */
+	char	*name;
+	char	*label;
+	char	*description;
+	int	 method;		/* KL_AUTH_KEYS or KL_AUTH_DELEGATED */
+	char	*region;
+	char	*access_key_id;
+	char	*secret_access_key;	/* wiped by kl_auth_free */
+	char	*role_arn;
+	char	*external_id;
+	char	*session_name;
+	long	 duration;		/* seconds, 0 = default */
+	time_t	 created;
+};
+#define KL_STORE_REPLACE	0x01	/* kl_store_save: overwrite */
+int	 kl_store_name_ok(const char *);
+char	*kl_store_dir(struct kl_err *);
+int	 kl_store_load(const char *, struct kl_auth *, struct kl_err *);
+int	 kl_store_save(const struct kl_auth *, int, struct kl_err *);
+int	 kl_store_remove(const char *, struct kl_err *);
+int	 kl_store_list(char ***, struct kl_err *);
+void	 kl_store_list_free(char **);
+int	 kl_auth_check(const struct kl_auth *, char *, size_t);
+void	 kl_auth_free(struct kl_auth *);
+
+/* json.c: kind-checked jv getters (house style §6.3); need <jv.h> */
+#ifdef JV_H
+int	 kl_json_parse_obj(const char *, size_t, jv *, char *, size_t);
+int	 kl_json_str(jv, const char *, jv *, const char **);
+int	 kl_json_dup(jv, const char *, char **);
+int	 kl_json_long(jv, const char *, long, long, long *);
+#endif
+
+/* http.c: libcurl transfers, retry timing, stop-aware sleeps */
+#define KL_HTTP_CONNECT_MS	5000L
+#define KL_HTTP_TIMEOUT_MS	30000L
+struct kl_http {		/* one endpoint: one reused CURL handle */
+	void		*curl;		/* CURL *: keeps the connection */
+	long		 connect_ms;
+	long		 timeout_ms;	/* per transfer */
+	size_t		 body_max;	/* largest reply body accepted */
+	char		*ca_bundle;	/* CURLOPT_CAINFO, or NULL */
+	char		 ua[64];	/* "kl/VERSION kl-x" */
+};
+struct kl_http_req {
+	const char		*method;	/* "GET", "POST", ... */
+	const char		*url;
+	const struct kl_hdrs	*hdrs;		/* or NULL */
+	const void		*body;
+	size_t			 len;
+};
+struct kl_http_resp {
+	long		 status;	/* 0 until a reply arrived */
+	struct kl_buf	 body;
+	char		 ctype[128];	/* Content-Type, "" if none */
+	char		 errtype[128];	/* x-amzn-ErrorType, "" if none */
+	char		 reqid[96];	/* x-amzn-RequestId, "" if none */
+	time_t		 date;		/* the reply's Date, 0 if none */
+	long		 retry_after_ms; /* Retry-After, -1 if none */
+	long		 elapsed_ms;
+};
+struct kl_http_xfer {		/* one transfer: reusable by a multi driver */
+	void			*curl;
+	void			*slist;		/* struct curl_slist * */
+	struct kl_http_resp	*resp;
+	const char		*method;
+	const char		*url;
+	long			 timeout_ms;
+	long			 start_ms;
+	size_t			 body_max;
+	int			 too_big;
+	char			 retry_after[64];
+	char			 errbuf[256];	/* CURLOPT_ERRORBUFFER */
+};
+int	 kl_http_init(struct kl_http *, const char *);
+void	 kl_http_free(struct kl_http *);
+void	 kl_http_resp_init(struct kl_http_resp *);
+void	 kl_http_resp_reset(struct kl_http_resp *);
+void	 kl_http_resp_free(struct kl_http_resp *);
+int	 kl_http_prepare(struct kl_http_xfer *, void *, const struct kl_http *,
+	    const struct kl_http_req *, struct kl_http_resp *, struct kl_err *);
+int	 kl_http_finish(struct kl_http_xfer *, int, struct kl_err *);
+int	 kl_http_perform(struct kl_http *, const struct kl_http_req *,
+	    struct kl_http_resp *, struct kl_err *);
+int	 kl_http_class(long);
+int	 kl_http_secret_header(const char *, size_t);
+long	 kl_http_retry_after(const char *, time_t);
+long	 kl_backoff_ms(int, long, long);
+int	 kl_sleep_ms(long);
+
+/* members.c: saved audience membership, external sort and diff */
+#define KL_MEMBERS_KEY_MAX	1024		/* bytes of a member key */
+#define KL_MEMBERS_FIELDS_MAX	(1024 * 1024)	/* bytes of its fields */
+#define KL_MEMBERS_BUDGET	(16UL * 1024 * 1024)	/* sort memory */
+enum kl_members_event {
+	KL_MEMBERS_ENTER = 1,	/* key only in the new scan: new fields */
+	KL_MEMBERS_EXIT,	/* key only in the saved state: old fields */
+	KL_MEMBERS_CHANGE	/* fields differ (KL_MEMBERS_CHANGES): new */
+};
+#define KL_MEMBERS_CHANGES	0x01	/* diff: report KL_MEMBERS_CHANGE */
+struct kl_members;		/* opaque: one locked state directory */
+struct kl_members_stats {
+	long	 added;		/* kl_members_add calls of the scan */
+	long	 members;	/* distinct keys of the scan */
+	long	 runs;		/* sorted runs spilled to disk */
+	long	 merges;	/* intermediate merges of FANIN runs */
+	long	 old_members;	/* diff: keys of the saved state */
+	long	 enters;
+	long	 exits;
+	long	 changes;
+};
+struct kl_members *kl_members_open(const char *, const char *, const char *,
+	    struct kl_err *);
+int	 kl_members_have_state(const struct kl_members *);
+int	 kl_members_begin(struct kl_members *, size_t);
+int	 kl_members_add(struct kl_members *, const char *, size_t,
+	    const char *, size_t);
+long	 kl_members_finish(struct kl_members *);
+int	 kl_members_diff(struct kl_members *, int,
+	    int (*)(void *, int, const char *, size_t, const char *, size_t),
+	    void *, struct kl_err *);
+int	 kl_members_diff_files(const char *, const char *, int,
+	    int (*)(void *, int, const char *, size_t, const char *, size_t),
+	    void *, struct kl_members_stats *, struct kl_err *);
+int	 kl_members_commit(struct kl_members *);
+void	 kl_members_abort(struct kl_members *);
+const struct kl_members_stats *kl_members_stats(const struct kl_members *);
+void	 kl_members_close(struct kl_members *);
+
+/* kpl.c: KPL aggregated records (aws-protocol.md §5) */
+struct kl_kpl_span {
+	const char	*p;
+	size_t		 n;
+};
+struct kl_kpl {			/* an aggregate being unpacked */
+	const unsigned char	*base;	/* the record's Data */
+	const unsigned char	*msg;	/* its protobuf */
+	const unsigned char	*end;
+	const unsigned char	*cur;	/* next field; NULL if not open */
+	struct kl_kpl_span	*pkt;	/* partition key table */
+	size_t			 npk;
+	size_t			 pkcap;
+	struct kl_kpl_span	*ehkt;	/* explicit hash key table */
+	size_t			 nehk;
+	size_t			 ehkcap;
+	size_t			 nrec;	/* user records */
+	uint64_t		 sub;	/* next sub-sequence number */
+	char			 why[96];	/* why kl_kpl_open failed */
+};
+struct kl_kpl_rec {		/* one user record: spans into the Data */
+	uint64_t		 sub;	/* sub-sequence number, 0-based */
+	const char		*pk;	/* partition key (not NUL-ended) */
+	size_t			 pk_len;
+	const char		*ehk;	/* explicit hash key, NULL if none */
+	size_t			 ehk_len;
+	const unsigned char	*data;
+	size_t			 data_len;
+};
+void	 kl_kpl_init(struct kl_kpl *);
+void	 kl_kpl_free(struct kl_kpl *);
+int	 kl_kpl_is_agg(const unsigned char *, size_t);
+int	 kl_kpl_open(struct kl_kpl *, const unsigned char *, size_t);
+int	 kl_kpl_next(struct kl_kpl *, struct kl_kpl_rec *);
+
+/* ckpt.c: checkpoint files (contract §7) */
+#define KL_CKPT_WHOLE	(-1)	/* sub-sequence number: the whole record */
+#define KL_CKPT_SEQMAX	128	/* digits in a sequence number */
+struct kl_ckpt_shard {
+	char	*id;		/* shard id */
+	char	*seq;		/* last sequence number done, or NULL */
+	int64_t	 sub;		/* last sub-sequence done, or KL_CKPT_WHOLE */
+	int	 closed;	/* read to its end */
+	int	 dirty;		/* changed by this handle since load/save */
+};
+struct kl_ckpt {
+	char			*path;
+	char			*stream;
+	struct kl_ckpt_shard	*sh;	/* sorted by id */
+	size_t			 n;
+	size_t			 cap;
+	int			 lockfd;	/* -1 when not locked */
+	long			 lock_ms;	/* save/merge wait, 10000 */
+};
+int	 kl_ckpt_seq_ok(const char *);
+int	 kl_ckpt_seqcmp(const char *, const char *);
+int	 kl_ckpt_poscmp(const char *, int64_t, const char *, int64_t);
+void	 kl_ckpt_init(struct kl_ckpt *);
+void	 kl_ckpt_free(struct kl_ckpt *);
+int	 kl_ckpt_load(struct kl_ckpt *, const char *, const char *,
+	    struct kl_err *);
+const struct kl_ckpt_shard *kl_ckpt_get(const struct kl_ckpt *,
+	    const char *);
+int	 kl_ckpt_set(struct kl_ckpt *, const char *, const char *, int64_t);
+int	 kl_ckpt_set_closed(struct kl_ckpt *, const char *);
+int	 kl_ckpt_lock(struct kl_ckpt *, long, struct kl_err *);
+void	 kl_ckpt_unlock(struct kl_ckpt *);
+int	 kl_ckpt_save(struct kl_ckpt *, struct kl_err *);
+int	 kl_ckpt_merge(struct kl_ckpt *, struct kl_err *);
+
+/* aws.c: signed AWS calls, retry classes, clock skew, credential refresh */
+#define KL_AWS_RETRIES		5	/* transient retries per call */
+#define KL_AWS_BUDGET_MS	60000L	/* a call's retries end by then */
+#define KL_AWS_BASE_MS		100L	/* backoff: first ceiling */
+#define KL_AWS_CAP_MS		10000L	/* backoff: largest ceiling */
+struct kl_aws {			/* one AWS endpoint, e.g. Kinesis */
+	struct kl_http		 http;
+	char			*origin;	/* scheme://host[:port] */
+	char			*host;		/* the signed Host value */
+	char			*base_path;	/* the endpoint's path, or "" */
+	char			*region;	/* signing region */
+	char			*service;	/* signing name: "kinesis" */
+	struct kl_credsrc	*creds;		/* the caller's */
+	long			 skew;		/* seconds added to time(NULL) */
+	int			 retries;
+	long			 budget_ms;
+	long			 base_ms;
+	long			 cap_ms;
+};
+struct kl_aws_req {
+	const char		*method;
+	const char		*path;		/* unencoded; NULL: "/" */
+	const char		*query;		/* wire form, or NULL */
+	const char		*op;		/* for messages: "ListShards" */
+	const struct kl_hdrs	*hdrs;		/* signed, besides Host */
+	const void		*body;
+	size_t			 len;
+	int			 retries;	/* < 0: the endpoint's */
+	long			 budget_ms;	/* <= 0: the endpoint's */
+	int			 sign_flags;	/* KL_SIGV4_* */
+};
+int	 kl_aws_init(struct kl_aws *, const char *, const char *,
+	    const char *, struct kl_credsrc *, const char *, struct kl_err *);
+void	 kl_aws_free(struct kl_aws *);
+int	 kl_aws_call(struct kl_aws *, const struct kl_aws_req *,
+	    struct kl_http_resp *, struct kl_err *);
+int	 kl_aws_sign(const struct kl_aws *, const struct kl_aws_req *,
+	    const struct kl_creds *, time_t, struct kl_hdrs *, struct kl_err *);
+int	 kl_aws_reply(const struct kl_aws *, const struct kl_aws_req *,
+	    const struct kl_creds *, const struct kl_http_resp *,
+	    struct kl_err *);
+int	 kl_aws_classify(long, const char *, const char *);
+int	 kl_aws_error_parse(const char *, size_t, const char *, char *, size_t,
+	    char *, size_t);
+
+/* kinesis.c: Kinesis JSON 1.1, stream names and ARNs, listings */
+struct kl_jspan;
+struct kl_stream {		/* a STREAM operand */
+	char	 name[129];
+	char	 arn[2049];	/* "" for a plain name */
+	char	 partition[16];	/* the ARN's parts, or "" */
+	char	 region[32];
+	char	 account[13];
+};
+int	 kl_stream_parse(struct kl_stream *, const char *, char *, size_t);
+int	 kl_stream_region_ok(const struct kl_stream *, const char *, char *,
+	    size_t);
+void	 kl_stream_members(struct kl_buf *, const struct kl_stream *);
+int	 kl_kinesis_init(struct kl_aws *, const struct kl_cfg *,
+	    struct kl_credsrc *, struct kl_err *);
+int	 kl_kinesis_req(struct kl_aws_req *, struct kl_hdrs *, const char *,
+	    const char *, size_t);
+int	 kl_kinesis_call(struct kl_aws *, const char *, const char *, size_t,
+	    struct kl_http_resp *, struct kl_err *);
+void	 kl_kinesis_name(char *, size_t, const char *, size_t);
+int	 kl_kinesis_members(struct kl_buf *, const struct kl_jspan *,
+	    const char *);
+int	 kl_kinesis_list_shards(struct kl_aws *, const struct kl_stream *,
+	    const char *, long,
+	    int (*)(void *, const struct kl_jspan *, struct kl_err *), void *,
+	    struct kl_err *);
+int	 kl_kinesis_list_streams(struct kl_aws *, long,
+	    int (*)(void *, const struct kl_jspan *, const struct kl_jspan *,
+	    struct kl_err *), void *, struct kl_err *);
+int	 kl_kinesis_describe(struct kl_aws *, const struct kl_stream *,
+	    struct kl_http_resp *, struct kl_jspan *, struct kl_err *);
+int	 kl_kinesis_wait(struct kl_aws *, const struct kl_stream *,
+	    const char *, long, struct kl_http_resp *, struct kl_jspan *,
+	    struct kl_err *);
 
 #endif /* KL_H */

@@ -15,6 +15,17 @@
 
 static int tap_n, tap_fail, tap_planned;
 
+#define TAP_FMT(i)	__attribute__((format(printf, i, i + 1)))
+static void	diag(const char *, ...) TAP_FMT(1);
+static int	ok(int, const char *, ...) TAP_FMT(2);
+static int	is_int(long long, long long, const char *, ...) TAP_FMT(3);
+static int	is_str(const char *, const char *, const char *, ...)
+		    TAP_FMT(3);
+static int	is_blob(const void *, size_t, const void *, size_t,
+		    const char *, ...) TAP_FMT(5);
+static void	tap_vline(int, const char *, va_list)
+		    __attribute__((format(printf, 2, 0)));
+
 static void
 tap_vline(int good, const char *fmt, va_list ap)
 {
