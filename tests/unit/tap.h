@@ -15,7 +15,7 @@
 
 static int tap_n, tap_fail, tap_planned;
 
-#define TAP_FMT(i)	__attribute__((format(printf, i, i + 1)))
+#define TAP_FMT(i)	__attribute__((format(printf, i, i + 1), unused))
 static void	diag(const char *, ...) TAP_FMT(1);
 static int	ok(int, const char *, ...) TAP_FMT(2);
 static int	is_int(long long, long long, const char *, ...) TAP_FMT(3);
@@ -25,6 +25,9 @@ static int	is_blob(const void *, size_t, const void *, size_t,
 		    const char *, ...) TAP_FMT(5);
 static void	tap_vline(int, const char *, va_list)
 		    __attribute__((format(printf, 2, 0)));
+static void	plan(int) __attribute__((unused));
+static void	skip(int, const char *) __attribute__((unused));
+static int	done_testing(void) __attribute__((unused));
 
 static void
 tap_vline(int good, const char *fmt, va_list ap)
