@@ -189,6 +189,13 @@ def kinesis_error(code, message):
                       separators=(",", ":"))
 
 
+def throttle_text(stream, account):
+    if stream:
+        return ("Rate exceeded for shard in stream %s under account %s."
+                % (stream, account))
+    return "Rate exceeded for shard."
+
+
 def stream_named(req):
     if not isinstance(req, dict):
         return None
@@ -304,7 +311,7 @@ class Handler(sv.FakeHandler):
 
         if fault == "drop":
             entry["status"] = None
-            self.finish(entry, t0)
+            self.done(entry, t0)
             self.drop_connection()
             return
         err = None
@@ -320,8 +327,7 @@ class Handler(sv.FakeHandler):
                                503)
         elif fault == "throttle":
             err = KinesisError("ProvisionedThroughputExceededException",
-                               "Rate exceeded for shard in stream %s under "
-                               "account %s." % (stream or "", st.account))
+                               throttle_text(stream, st.account))
         elif fault == "expired-iterator":
             now = datetime.now(timezone.utc)
             fmt = "%a %b %d %H:%M:%S UTC %Y"
@@ -380,8 +386,7 @@ class Handler(sv.FakeHandler):
                 self.relay(status, headers, data, entry, t0)
                 return
             up = json.loads(data)
-        msg = ("Rate exceeded for shard in stream %s under account %s."
-               % (stream or "", st.account))
+        msg = throttle_text(stream, st.account)
         out_recs, k, up_failed = [], 0, 0
         for i in range(len(recs)):
             if i in failed:
@@ -481,15 +486,15 @@ class Handler(sv.FakeHandler):
             else:
                 rest.append((k, v))
         self.send_reply(status, data, ctype, rest)
-        self.finish(entry, t0)
+        self.done(entry, t0)
 
     def answer(self, status, body, entry, t0):
         self.send_reply(status, body, JSON_CT, [
             ("x-amzn-RequestId", str(uuid.uuid4())),
             ("x-amzn-ErrorType", json.loads(body)["__type"])])
-        self.finish(entry, t0)
+        self.done(entry, t0)
 
-    def finish(self, entry, t0):
+    def done(self, entry, t0):
         st = self.state
         entry["ms"] = round((time.time() - t0) * 1000, 1)
         with st.lock:

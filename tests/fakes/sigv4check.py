@@ -54,9 +54,13 @@ import hmac
 import json
 import os
 import re
+import signal
+import socket
+import sys
 import threading
 import time
 from email.utils import parsedate_to_datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 
 from botocore.auth import SigV4Auth
@@ -378,18 +382,20 @@ class Verifier:
                             "request is invalid.", akid)
 
         now = self.now()
+
+        def stamp(t):
+            return time.strftime(AMZ_FMT, time.gmtime(t))
+        mins = self.skew // 60
         if amz_epoch < now - self.skew:
             raise AuthError(SKEW, "Signature expired: %s is now earlier than "
                             "%s (%s - %d min.)" % (
-                                amz, time.strftime(AMZ_FMT, time.gmtime(now - self.skew)),
-                                time.strftime(AMZ_FMT, time.gmtime(now)),
-                                self.skew // 60), akid)
+                                amz, stamp(now - self.skew), stamp(now),
+                                mins), akid)
         if amz_epoch > now + self.skew:
             raise AuthError(SKEW, "Signature not yet current: %s is still "
                             "later than %s (%s + %d min.)" % (
-                                amz, time.strftime(AMZ_FMT, time.gmtime(now + self.skew)),
-                                time.strftime(AMZ_FMT, time.gmtime(now)),
-                                self.skew // 60), akid)
+                                amz, stamp(now + self.skew), stamp(now),
+                                mins), akid)
 
         body_hash = hashlib.sha256(body).hexdigest() if body else EMPTY_SHA256
         csha = headers.get("x-amz-content-sha256")
@@ -430,11 +436,6 @@ class Verifier:
 # Server plumbing shared by the fakes: an HTTP/1.1 keep-alive handler base,
 # a JSON-lines log, and start-up (bind 127.0.0.1, print the start line,
 # exit 0 on SIGTERM).
-
-import signal
-import socket
-import sys
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
 class JsonLog:
