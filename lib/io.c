@@ -227,6 +227,8 @@ kl_inputs_line(struct kl_inputs *ins, char **line, size_t *len)
 		if (!ins->open) {
 			if (ins->paths[ins->i] == NULL)
 				return 0;
+			free(ins->in.name);	/* the last failed input's */
+			ins->in.name = NULL;
 			if (kl_in_open(&ins->in, ins->paths[ins->i++]) == -1) {
 				free(ins->in.name);
 				ins->in.name = strdup(ins->paths[ins->i - 1]);

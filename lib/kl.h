@@ -651,4 +651,124 @@ int	 kl_kinesis_wait(struct kl_aws *, const struct kl_stream *,
 	    const char *, long, struct kl_http_resp *, struct kl_jspan *,
 	    struct kl_err *);
 
+/* lytics.c: the Lytics API client (lytics-api.md) */
+#define KL_LYTICS_BODY_MAX	10000000L	/* a collect request ("10MB") */
+#define KL_LYTICS_RETRIES	10	/* transient retries per request */
+#define KL_LYTICS_BUDGET_MS	60000L	/* a request's retries end by then */
+#define KL_LYTICS_BASE_MS	200L	/* backoff: first ceiling */
+#define KL_LYTICS_CAP_MS	10000L	/* backoff: largest ceiling */
+struct kl_lytics_api {		/* one Lytics endpoint and key */
+	struct kl_http	 http;
+	char		*url;		/* base URL, no trailing slash */
+	struct kl_hdrs	 hdrs;		/* Authorization (wiped when freed) */
+	int		 retries;
+	long		 budget_ms;
+	long		 base_ms;
+	long		 cap_ms;
+	int		 finish;	/* let a transfer end after a stop */
+};
+struct kl_lytics_collect {	/* POST /collect/json/{stream} options */
+	const char	*stream;
+	const char	*timestamp_field;	/* or NULL */
+	int		 dryrun;
+};
+struct kl_lytics_ack {		/* an acknowledged collect request */
+	long	 events;		/* events in the request */
+	long	 message_count;		/* the reply's; -1 if absent */
+	long	 rejected_count;	/* the reply's; -1 if absent */
+};
+enum { KL_LYTICS_EV_PENDING, KL_LYTICS_EV_SENT, KL_LYTICS_EV_REJECTED };
+struct kl_lytics_ev {		/* one event of a batch */
+	size_t	 off;		/* its bytes in the body */
+	size_t	 len;
+	long	 tag;		/* the caller's */
+	int	 state;		/* KL_LYTICS_EV_* */
+};
+struct kl_lytics_batch {	/* events to post as one JSON array */
+	struct kl_buf		 body;	/* "[" and the events joined by "," */
+	struct kl_lytics_ev	*ev;
+	size_t			 n;
+	size_t			 cap;
+};
+struct kl_lytics_cb {		/* kl_lytics_send's callbacks */
+	int	(*ack)(void *, const struct kl_lytics_ack *, struct kl_err *);
+	int	(*reject)(void *, const struct kl_lytics_ev *, struct kl_err *);
+	void	*arg;
+};
+struct kl_lytics_scan {		/* a segment scan under way */
+	struct kl_lytics_api	*a;
+	char			*id;
+	char			*fields;
+	char			*next;		/* _next, NULL at the end */
+	int			 limit;
+	int			 done;
+	long			 total;		/* the reply's, -1 if none */
+	long			 pages;
+	long			 profiles;
+	struct kl_http_resp	 resp;		/* the last page */
+};
+struct kl_jspan;
+int	 kl_lytics_open(struct kl_lytics_api *, const struct kl_lytics *,
+	    struct kl_err *);
+void	 kl_lytics_close(struct kl_lytics_api *);
+int	 kl_lytics_collect(struct kl_lytics_api *,
+	    const struct kl_lytics_collect *, const char *, size_t,
+	    struct kl_lytics_ack *, struct kl_err *);
+void	 kl_lytics_batch_init(struct kl_lytics_batch *);
+void	 kl_lytics_batch_reset(struct kl_lytics_batch *);
+void	 kl_lytics_batch_free(struct kl_lytics_batch *);
+size_t	 kl_lytics_batch_size_with(const struct kl_lytics_batch *, size_t);
+int	 kl_lytics_batch_add(struct kl_lytics_batch *, const char *, size_t,
+	    long);
+int	 kl_lytics_send(struct kl_lytics_api *,
+	    const struct kl_lytics_collect *, struct kl_lytics_batch *,
+	    const struct kl_lytics_cb *, struct kl_err *);
+int	 kl_lytics_segments(struct kl_lytics_api *, const char *,
+	    struct kl_http_resp *, struct kl_jspan *, struct kl_err *);
+int	 kl_lytics_segment(struct kl_lytics_api *, const char *,
+	    struct kl_http_resp *, struct kl_jspan *, struct kl_err *);
+int	 kl_lytics_entity(struct kl_lytics_api *, const char *, const char *,
+	    const char *, const char *, struct kl_http_resp *,
+	    struct kl_jspan *, struct kl_err *);
+int	 kl_lytics_scan_open(struct kl_lytics_scan *, struct kl_lytics_api *,
+	    const char *, int, const char *, const char *, struct kl_err *);
+long	 kl_lytics_scan_page(struct kl_lytics_scan *, struct kl_jspan *,
+	    struct kl_err *);
+void	 kl_lytics_scan_close(struct kl_lytics_scan *);
+
+/* sts.c: STS AssumeRole and GetCallerIdentity, the assumed-role cache */
+#define KL_STS_NS	"https://sts.amazonaws.com/doc/2011-06-15/"
+#define KL_STS_CACHE	0x01	/* kl_sts_init: reuse assumed credentials */
+struct kl_sts {			/* context of kl_sts_assume (kl_assume_fn) */
+	struct kl_aws	 aws;		/* the endpoint, set up at first use */
+	char		*url;		/* its URL; NULL until then */
+	char		*ca_bundle;
+	int		 flags;
+	int		 warned;	/* the cache folder was refused */
+	long		 calls;		/* AssumeRole requests made */
+};
+struct kl_sts_ident {		/* a GetCallerIdentity reply */
+	char	*account;
+	char	*arn;
+	char	*user_id;
+};
+int	 kl_sts_init(struct kl_sts *, const char *, int);
+void	 kl_sts_free(struct kl_sts *);
+int	 kl_sts_assume(void *, const struct kl_creds *,
+	    const struct kl_assume *, struct kl_creds *, struct kl_err *);
+int	 kl_sts_assume_role(struct kl_sts *, const struct kl_creds *,
+	    const struct kl_assume *, struct kl_creds *, struct kl_err *);
+int	 kl_sts_identity(struct kl_sts *, const char *, const char *,
+	    const struct kl_creds *, struct kl_sts_ident *, struct kl_err *);
+void	 kl_sts_ident_free(struct kl_sts_ident *);
+int	 kl_sts_parse_assume(const char *, size_t, struct kl_creds *, char **,
+	    char *, size_t);
+int	 kl_sts_parse_identity(const char *, size_t, struct kl_sts_ident *,
+	    char *, size_t);
+int	 kl_sts_parse_error(const char *, size_t, char *, size_t, char *,
+	    size_t, char *, size_t);
+int	 kl_sts_account_check(const char *, char *, size_t);
+int	 kl_sts_role_arn_check(const char *, char *, size_t);
+void	 kl_sts_session_name(char *, size_t, time_t);
+
 #endif /* KL_H */
