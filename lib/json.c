@@ -35,8 +35,8 @@
 int
 kl_json_parse_obj(const char *p, size_t n, jv *out, char *why, size_t whysz)
 {
+	const char *m, *cut;
 	jv v, msg;
-	char *cut;
 
 	*out = jv_invalid();
 	if (n > INT_MAX) {
@@ -47,10 +47,11 @@ kl_json_parse_obj(const char *p, size_t n, jv *out, char *why, size_t whysz)
 	if (!jv_is_valid(v)) {
 		msg = jv_invalid_get_msg(v);
 		if (jv_get_kind(msg) == JV_KIND_STRING) {
-			snprintf(why, whysz, "not valid JSON: %s",
-			    jv_string_value(msg));
-			if ((cut = strstr(why, " (while parsing")) != NULL)
-				*cut = '\0';
+			m = jv_string_value(msg);
+			if ((cut = strstr(m, " (while parsing")) == NULL)
+				cut = m + strlen(m);
+			snprintf(why, whysz, "not valid JSON: %.*s",
+			    (int)(cut - m), m);
 		} else
 			snprintf(why, whysz, "not valid JSON");
 		jv_free(msg);
