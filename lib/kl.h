@@ -746,6 +746,7 @@ struct kl_sts {			/* context of kl_sts_assume (kl_assume_fn) */
 	int		 flags;
 	int		 warned;	/* the cache folder was refused */
 	long		 calls;		/* AssumeRole requests made */
+	struct kl_buf	 served;	/* key ids handed out from the cache */
 };
 struct kl_sts_ident {		/* a GetCallerIdentity reply */
 	char	*account;
@@ -770,5 +771,95 @@ int	 kl_sts_parse_error(const char *, size_t, char *, size_t, char *,
 int	 kl_sts_account_check(const char *, char *, size_t);
 int	 kl_sts_role_arn_check(const char *, char *, size_t);
 void	 kl_sts_session_name(char *, size_t, time_t);
+
+/*
+ * page.c: a GetRecords reply turned into kl records (contract §5.2).
+ * Needs jscan.h, included before this header.
+ */
+#ifdef KL_JSCAN_H
+#define KL_PAGE_UNTIL	2	/* kl_page_next: a record past until_ms */
+struct kl_page_rec {		/* one output line, valid until the next */
+	const char	*seq;		/* sequence number: digits, no NUL */
+	size_t		 seq_len;
+	long long	 sub;		/* KPL sub-sequence number, or -1 */
+	int		 last;		/* the Kinesis record's last line */
+	long long	 arrival_ms;	/* -1 if the reply had none */
+	const char	*line;		/* the record, without its newline */
+	size_t		 len;
+};
+struct kl_page {
+	/* set by the caller */
+	const char	*prefix;	/* {"stream":..,"shard_id":..,"seq..":" */
+	size_t		 prefix_len;
+	const char	*shard_id;	/* for messages */
+	int		 data_only;	/* the payload alone */
+	long long	 until_ms;	/* 0: no --until */
+	const char	*skip_seq;	/* resume inside this aggregate: */
+	int64_t		 skip_sub;	/* user records up to this one done */
+	/* the reply */
+	struct kl_jspan	 records, next, children;
+	int		 has_next, has_mbl, has_children;
+	long long	 mbl;
+	char		 mbl_text[24];
+	size_t		 mbl_len;
+	size_t		 nrec;		/* Kinesis records read so far */
+	size_t		 index;
+	size_t		 data_bytes;	/* decoded payload bytes so far */
+	struct kl_jiter	 it;
+	/* the record in hand */
+	const char	*seq;
+	size_t		 seq_len;
+	struct kl_jspan	 pk;
+	long long	 arrival;
+	const char	*b64;
+	size_t		 b64_len;
+	int		 in_agg, skipping;
+	struct kl_buf	 raw, line, tmp;
+	struct kl_kpl	 kpl;
+	long long	 tsec;		/* the second formatted in tbuf */
+	char		 tbuf[32];
+	char		 why[128];	/* EBADMSG: what is wrong */
+};
+void	 kl_page_init(struct kl_page *);
+void	 kl_page_free(struct kl_page *);
+void	 kl_page_trim(struct kl_page *, size_t);
+int	 kl_page_open(struct kl_page *, const char *, size_t, struct kl_err *);
+int	 kl_page_next(struct kl_page *, struct kl_page_rec *);
+#endif
+
+/* reader.c: the multi-shard stream reader of kl-read-shard */
+enum kl_from {			/* start positions (GetShardIterator types) */
+	KL_FROM_TRIM_HORIZON = 1, KL_FROM_LATEST, KL_FROM_AT_TIMESTAMP,
+	KL_FROM_AT_SEQUENCE, KL_FROM_AFTER_SEQUENCE
+};
+struct kl_reader_opts {
+	const struct kl_stream	*stream;
+	char * const		*shards;	/* --shard ids; nshards 0: all */
+	size_t			 nshards;
+	int			 from;		/* enum kl_from */
+	const char		*from_seq;	/* AT_/AFTER_SEQUENCE */
+	long long		 from_ms;	/* AT_TIMESTAMP */
+	struct kl_ckpt		*ckpt;		/* loaded, or NULL */
+	int			 commit;	/* advance ckpt (commit_cb) */
+	int			 follow;
+	long long		 until_ms;	/* arrival bound, 0: none */
+	unsigned long long	 limit;		/* records, 0: none */
+	long			 poll_ms;	/* wait when caught up */
+	double			 max_rate;	/* GetRecords/s per shard */
+	int			 data_only;
+	long			 list_page;	/* ListShards MaxResults, 0 */
+	const char		*stats_file;	/* or NULL */
+	/* one line (no newline): 0, or -1 with errno to stop (exit 1) */
+	int			(*emit)(void *, const char *, size_t);
+	/* flush the output, then save ckpt: 0, or -1 with e filled */
+	int			(*commit_cb)(void *, struct kl_err *);
+	void			*arg;
+};
+struct kl_reader;
+struct kl_reader *kl_reader_new(struct kl_aws *,
+	    const struct kl_reader_opts *, struct kl_err *);
+int	 kl_reader_run(struct kl_reader *, struct kl_err *);
+unsigned long long kl_reader_count(const struct kl_reader *);
+void	 kl_reader_free(struct kl_reader *);
 
 #endif /* KL_H */

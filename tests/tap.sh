@@ -162,13 +162,15 @@ start_kinesis_local() {
 	    head -n 1)
 	port=$(free_port)
 	tport=$(free_port)
-	KINESIS_MOCK_PLAIN_PORT=$port KINESIS_MOCK_TLS_PORT=$tport \
+	# It reads server.json from the current folder: start it there.
+	(cd "$(dirname "$main")" &&
+	    KINESIS_MOCK_PLAIN_PORT=$port KINESIS_MOCK_TLS_PORT=$tport \
 	    CREATE_STREAM_DURATION=0ms DELETE_STREAM_DURATION=0ms \
 	    MERGE_SHARDS_DURATION=0ms SPLIT_SHARD_DURATION=0ms \
 	    UPDATE_SHARD_COUNT_DURATION=0ms LOG_LEVEL=WARN \
 	    AWS_REGION=us-east-1 \
-	    node -r "$srcdir/tests/peers/loopback.js" "$main" \
-	    >"$T/kinesis-local.log" 2>&1 &
+	    exec node -r "$srcdir/tests/peers/loopback.js" "$main" \
+	    >"$T/kinesis-local.log" 2>&1) &
 	KLOCAL_PID=$!
 	tap_pids="$tap_pids $KLOCAL_PID"
 	i=0
