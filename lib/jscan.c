@@ -1,43 +1,36 @@
 /*
  * jscan.c - the span-based JSON scanner and writer for the per-record path.
  *
- * kl validates every record it passes on, reads a few members of it, and
- * copies the rest as bytes: numbers must keep every digit (contract 5.2)
- * and building a libjq tree costs more CPU per record than kl may spend
- * (house style 6.3).  So nothing here builds a tree.  kl_js_parse checks
- * one JSON text in one pass and describes it as a span: a pointer, a
- * length and a type.  Lookups, paths and iteration work lazily on spans
- * of text that has been validated, skipping what they do not need; the
- * getters decode strings and numbers only when asked.  Nothing allocates
- * except the writers, which append to a struct kl_buf.
+ * Payloads must keep every digit (contract 5.2) and a libjq tree costs more
+ * CPU per record than kl may spend (house style 6.3), so nothing here
+ * builds a tree.  kl_js_parse checks one JSON text in one pass and
+ * describes it as a span: pointer, length, type.  Lookups, paths and
+ * iteration work lazily on spans of validated text, skipping what they do
+ * not need; strings and numbers are decoded only when asked.  Only the
+ * writers allocate, by appending to a struct kl_buf (and kl_js_double,
+ * for a number of 64 bytes or more).
  *
- * Design decisions:
- *
- * - Strict RFC 8259 with UTF-8 checked (Unicode table 3-7: no overlongs,
- *   no encoded surrogates, nothing past U+10FFFF).  Whatever kl accepts,
- *   libjq 1.6 accepts too, so a line kl writes never breaks a jq stage
- *   downstream.  libjq is laxer (nan, leading zeros, invalid UTF-8 turned
- *   into U+FFFD, and more; see tests/unit/t-jscan.c); such input is
- *   rejected here and a command then falls back to data_base64.
- * - Lone surrogate escapes ("\ud800", "\udc00") are rejected: libjq 1.6
- *   rejects a lone high one, so accepting them would break that rule, and
- *   RFC 8259 8.2 calls their behaviour unpredictable.  The decoders still
- *   turn one into U+FFFD should an unchecked span reach them.
- * - Depth is limited exactly as libjq 1.6 limits it: a container may open
- *   only while the enclosing arrays count 1 and objects 2 (jq stacks the
- *   pending key) below KL_JDEPTH, i.e. 256 nested arrays or 128 objects.
- *   The scanner is iterative with a bit stack of 256 bits: no recursion.
- * - One scanner serves validation and minification; it is inlined twice so
- *   the validating copy carries no output code.  Minifying copies runs of
- *   bytes between insignificant whitespace, so text without whitespace is
- *   a single memcpy.
- * - Strings are scanned 8 bytes at a time (SWAR) until a quote, backslash,
- *   control character or non-ASCII byte; only those take the slow path.
- * - Lookups return the LAST of duplicated keys, as libjq does, so they
- *   walk the whole object.  Keys compare after unescaping, with a memcmp
- *   fast path when the key holds no backslash.
- * - kl_js_double uses strtod, so it assumes the C locale for LC_NUMERIC,
- *   which kl commands never change.
+ * - Strict RFC 8259, UTF-8 checked as Unicode table 3-7 says (no overlongs,
+ *   encoded surrogates or code points past U+10FFFF).  What kl accepts,
+ *   libjq 1.6 accepts too, so no line kl writes breaks a jq stage; libjq
+ *   is laxer (tests/unit/t-jscan.c lists how), and commands fall back to
+ *   data_base64 for what kl rejects.
+ * - Lone surrogate escapes are rejected: libjq 1.6 rejects a lone high one
+ *   and RFC 8259 8.2 calls them unpredictable.  Should an unchecked span
+ *   hold one, the decoders make it U+FFFD.
+ * - Depth is limited as libjq 1.6 limits it: a container opens only while
+ *   the enclosing arrays, counting 1, and objects, counting 2 (jq stacks
+ *   the pending key), sum below KL_JDEPTH: 256 arrays or 128 objects.  The
+ *   scanner is iterative with a 256-bit stack.
+ * - One scanner validates and minifies, inlined twice so that validating
+ *   carries no output code.  Minifying copies the runs between
+ *   insignificant whitespace: compact text is one memcpy.
+ * - Strings are checked 8 bytes at a time (SWAR) up to a quote, backslash,
+ *   control or non-ASCII byte; only those take the slow path.  Readers
+ *   skip strings with memchr.
+ * - Of duplicated keys the last counts, as in libjq, so a lookup walks the
+ *   whole object.  Keys compare after unescaping.
+ * - kl_js_double uses strtod: kl commands keep the C locale.
  */
 #include <config.h>
 
@@ -80,54 +73,34 @@ isws(unsigned char c)
 	return c <= ' ' && (c == ' ' || c == '\n' || c == '\r' || c == '\t');
 }
 
-static int
-isdigit_(unsigned char c)
-{
-	return (unsigned)(c - '0') < 10;
-}
-
-static int
-hexval(unsigned char c)
-{
-	if ((unsigned)(c - '0') < 10)
-		return c - '0';
-	c |= 0x20;
-	if ((unsigned)(c - 'a') < 6)
-		return c - 'a' + 10;
-	return -1;
-}
+#define DIGIT(c)	((unsigned)((c) - '0') < 10)
 
 /* The value of 4 hex digits at s, or -1. */
 static long
 hex4(const char *s)
 {
-	int a = hexval(s[0]), b = hexval(s[1]), c = hexval(s[2]),
-	    d = hexval(s[3]);
+	long v = 0;
+	int i, d;
 
-	if ((a | b | c | d) < 0)
-		return -1;
-	return (long)a << 12 | b << 8 | c << 4 | d;
+	for (i = 0; i < 4; i++) {
+		d = (unsigned char)s[i];
+		if (DIGIT(d))
+			d -= '0';
+		else if ((unsigned)((d | 0x20) - 'a') < 6)
+			d = (d | 0x20) - 'a' + 10;
+		else
+			return -1;
+		v = v << 4 | d;
+	}
+	return v;
 }
 
 static int
 type_of(unsigned char c)
 {
-	switch (c) {
-	case '{':
-		return KL_JOBJ;
-	case '[':
-		return KL_JARR;
-	case '"':
-		return KL_JSTR;
-	case 't':
-		return KL_JTRUE;
-	case 'f':
-		return KL_JFALSE;
-	case 'n':
-		return KL_JNUL;
-	default:
-		return KL_JNUM;
-	}
+	return c == '{' ? KL_JOBJ : c == '[' ? KL_JARR : c == '"' ? KL_JSTR :
+	    c == 't' ? KL_JTRUE : c == 'f' ? KL_JFALSE : c == 'n' ? KL_JNUL :
+	    KL_JNUM;
 }
 
 static const char *
@@ -152,39 +125,26 @@ special8(uint64_t w)
 	    ((b - ONES) & ~b) | w) & HIGHS;
 }
 
-/* Checks one UTF-8 sequence at s (its first byte is above 0x7f). */
+/*
+ * Checks one UTF-8 sequence at s (its first byte is above 0x7f): the
+ * lead byte gives the length, and for E0, ED, F0 and F4 a narrower range
+ * of the second byte rules out overlongs, surrogates and > U+10FFFF.
+ */
 static const char *
 scan_utf8(struct scan *sc, const char *s, const char *end)
 {
 	const unsigned char *u = (const unsigned char *)s;
-	size_t left = (size_t)(end - s);
-	unsigned lo = 0x80, hi = 0xbf;
+	unsigned c = u[0], lo, hi;
+	ptrdiff_t len;
 
-	if (u[0] < 0xc2 || u[0] > 0xf4)
+	len = c < 0xc2 ? 0 : c < 0xe0 ? 2 : c < 0xf0 ? 3 : c < 0xf5 ? 4 : 0;
+	lo = c == 0xe0 ? 0xa0 : c == 0xf0 ? 0x90 : 0x80;
+	hi = c == 0xed ? 0x9f : c == 0xf4 ? 0x8f : 0xbf;
+	if (len == 0 || end - s < len || u[1] < lo || u[1] > hi ||
+	    (len > 2 && (u[2] & 0xc0) != 0x80) ||
+	    (len > 3 && (u[3] & 0xc0) != 0x80))
 		return fail(sc, s, KL_JE_UTF8);
-	if (u[0] < 0xe0) {
-		if (left < 2 || (u[1] & 0xc0) != 0x80)
-			return fail(sc, s, KL_JE_UTF8);
-		return s + 2;
-	}
-	if (u[0] == 0xe0)
-		lo = 0xa0;
-	else if (u[0] == 0xed)
-		hi = 0x9f;
-	else if (u[0] == 0xf0)
-		lo = 0x90;
-	else if (u[0] == 0xf4)
-		hi = 0x8f;
-	if (u[0] < 0xf0) {
-		if (left < 3 || u[1] < lo || u[1] > hi ||
-		    (u[2] & 0xc0) != 0x80)
-			return fail(sc, s, KL_JE_UTF8);
-		return s + 3;
-	}
-	if (left < 4 || u[1] < lo || u[1] > hi || (u[2] & 0xc0) != 0x80 ||
-	    (u[3] & 0xc0) != 0x80)
-		return fail(sc, s, KL_JE_UTF8);
-	return s + 4;
+	return s + len;
 }
 
 /* Checks one escape at s (a backslash). */
@@ -263,25 +223,25 @@ scan_num(struct scan *sc, const char *s, const char *end)
 	if (*p == '-' && ++p == end)
 		return fail(sc, s, KL_JE_NUM);
 	if (*p == '0') {
-		if (++p < end && isdigit_(*p))
+		if (++p < end && DIGIT(*p))
 			return fail(sc, s, KL_JE_NUM);
-	} else if (isdigit_(*p)) {
-		while (++p < end && isdigit_(*p))
+	} else if (DIGIT(*p)) {
+		while (++p < end && DIGIT(*p))
 			;
 	} else
 		return fail(sc, s, KL_JE_NUM);
 	if (p < end && *p == '.') {
-		if (++p == end || !isdigit_(*p))
+		if (++p == end || !DIGIT(*p))
 			return fail(sc, s, KL_JE_NUM);
-		while (++p < end && isdigit_(*p))
+		while (++p < end && DIGIT(*p))
 			;
 	}
 	if (p < end && (*p | 0x20) == 'e') {
 		if (++p < end && (*p == '+' || *p == '-'))
 			p++;
-		if (p == end || !isdigit_(*p))
+		if (p == end || !DIGIT(*p))
 			return fail(sc, s, KL_JE_NUM);
-		while (++p < end && isdigit_(*p))
+		while (++p < end && DIGIT(*p))
 			;
 	}
 	return p;
@@ -299,20 +259,14 @@ skip_ws(struct scan *sc, struct kl_buf *out, const char *s, const char *end)
 	return s;
 }
 
+/* WS skips whitespace; NEED also fails at the end of the input. */
 #define WS()	do {							\
 	if (s < end && isws(*s))					\
 		s = skip_ws(sc, out, s, end);				\
 } while (0)
-#define NEED()	do {							\
-	if (s == end) {							\
-		code = KL_JE_EOF;					\
-		goto bad;						\
-	}								\
-} while (0)
-#define BAD(c)	do {							\
-	code = (c);							\
-	goto bad;							\
-} while (0)
+#define BAD(c)	do { code = (c); goto bad; } while (0)
+#define NEED()	do { WS(); if (s == end) BAD(KL_JE_EOF); } while (0)
+#define BIT(i)	(stack[(i) >> 3] & 1 << ((i) & 7))
 
 /*
  * The scanner: one JSON text in [s, end), leading and trailing whitespace
@@ -325,42 +279,30 @@ scan(struct scan *sc, const char *s, const char *end, struct kl_jspan *top,
 {
 	unsigned char stack[KL_JDEPTH / 8];
 	const char *start;
-	int code, depth = 0, weight = 0;
+	int code, depth = 0, weight = 0, obj = 0;
+	size_t n;
 
 	memset(stack, 0, sizeof(stack));
 	sc->run = s;
-	WS();
 	NEED();
 	start = s;
 value:
 	switch (*s) {
-	case '{':
+	case '{': case '[':
 		if (weight >= KL_JDEPTH)
 			BAD(KL_JE_DEPTH);
-		weight += 2;
-		stack[depth >> 3] |= 1 << (depth & 7);
+		obj = *s++ == '{';
+		weight += 1 + obj;
+		stack[depth >> 3] = (unsigned char)((stack[depth >> 3] &
+		    ~(1 << (depth & 7))) | obj << (depth & 7));
 		depth++;
-		s++;
-		WS();
 		NEED();
-		if (*s == '}') {
+		if (*s == (obj ? '}' : ']')) {
 			s++;
 			goto close;
 		}
-		goto key;
-	case '[':
-		if (weight >= KL_JDEPTH)
-			BAD(KL_JE_DEPTH);
-		weight += 1;
-		stack[depth >> 3] &= ~(1 << (depth & 7));
-		depth++;
-		s++;
-		WS();
-		NEED();
-		if (*s == ']') {
-			s++;
-			goto close;
-		}
+		if (obj)
+			goto key;
 		goto value;
 	case '"':
 		if ((s = scan_str(sc, s + 1, end)) == NULL)
@@ -371,20 +313,12 @@ value:
 		if ((s = scan_num(sc, s, end)) == NULL)
 			return -1;
 		break;
-	case 't':
-		if (end - s < 4 || memcmp(s, "true", 4) != 0)
+	case 't': case 'f': case 'n':
+		n = *s == 'f' ? 5 : 4;
+		if ((size_t)(end - s) < n || memcmp(s, *s == 't' ? "true" :
+		    *s == 'f' ? "false" : "null", n) != 0)
 			BAD(KL_JE_LIT);
-		s += 4;
-		break;
-	case 'f':
-		if (end - s < 5 || memcmp(s, "false", 5) != 0)
-			BAD(KL_JE_LIT);
-		s += 5;
-		break;
-	case 'n':
-		if (end - s < 4 || memcmp(s, "null", 4) != 0)
-			BAD(KL_JE_LIT);
-		s += 4;
+		s += n;
 		break;
 	default:
 		BAD(KL_JE_CHAR);
@@ -392,43 +326,37 @@ value:
 more:
 	if (depth == 0)
 		goto done;
-	WS();
 	NEED();
 	if (*s == ',') {
 		s++;
-		WS();
 		NEED();
-		if (stack[(depth - 1) >> 3] & 1 << ((depth - 1) & 7))
+		if (obj)
 			goto key;
 		goto value;
 	}
-	if (*s != (stack[(depth - 1) >> 3] & 1 << ((depth - 1) & 7) ?
-	    '}' : ']'))
+	if (*s != (obj ? '}' : ']'))
 		BAD(KL_JE_CHAR);
 	s++;
 close:
-	depth--;
-	weight -= stack[depth >> 3] & 1 << (depth & 7) ? 2 : 1;
+	weight -= 1 + obj;
+	if (--depth > 0)
+		obj = BIT(depth - 1) != 0;
 	goto more;
 key:
 	if (*s != '"')
 		BAD(KL_JE_CHAR);
 	if ((s = scan_str(sc, s + 1, end)) == NULL)
 		return -1;
-	WS();
 	NEED();
 	if (*s != ':')
 		BAD(KL_JE_CHAR);
 	s++;
-	WS();
 	NEED();
 	goto value;
 done:
-	if (top != NULL) {
-		top->p = start;
-		top->n = (size_t)(s - start);
-		top->type = type_of(*start);
-	}
+	if (top != NULL)
+		*top = (struct kl_jspan){ start, (size_t)(s - start),
+		    type_of(*start) };
 	if (out != NULL)
 		kl_buf_add(out, sc->run, (size_t)(s - sc->run));
 	while (s < end && isws(*s))
@@ -441,26 +369,19 @@ bad:
 	return -1;
 }
 
+/* Fills e (if not NULL) from sc, or clears it when sc is NULL. */
 static void
-set_err(struct kl_jerr *e, const struct scan *sc, const char *base)
+report(struct kl_jerr *e, const struct scan *sc, const char *base)
 {
 	if (e == NULL)
 		return;
-	e->off = (size_t)(sc->err - base);
-	e->code = sc->code;
-	e->why = why[sc->code];
-	snprintf(e->msg, sizeof(e->msg), "%s at byte %zu", e->why, e->off);
-}
-
-static void
-clear_err(struct kl_jerr *e)
-{
-	if (e == NULL)
-		return;
-	e->off = 0;
-	e->code = KL_JE_NONE;
-	e->why = why[0];
+	e->off = sc != NULL ? (size_t)(sc->err - base) : 0;
+	e->code = sc != NULL ? sc->code : KL_JE_NONE;
+	e->why = why[e->code];
 	e->msg[0] = '\0';
+	if (sc != NULL)
+		snprintf(e->msg, sizeof(e->msg), "%s at byte %zu", e->why,
+		    e->off);
 }
 
 /*
@@ -474,11 +395,13 @@ kl_js_parse(const char *p, size_t n, struct kl_jspan *top, struct kl_jerr *e)
 {
 	struct scan sc;
 
+	if (p == NULL)
+		p = "";		/* (NULL, 0) is an empty text */
 	if (scan(&sc, p, p + n, top, NULL) == 0) {
-		clear_err(e);
+		report(e, NULL, p);
 		return 0;
 	}
-	set_err(e, &sc, p);
+	report(e, &sc, p);
 	errno = EINVAL;
 	return -1;
 }
@@ -497,19 +420,17 @@ kl_js_minify(struct kl_buf *out, const char *p, size_t n,
 	struct scan sc;
 	size_t len = out->len;
 
+	if (p == NULL)
+		p = "";
 	if (scan(&sc, p, p + n, top, out) == 0 && !out->err) {
-		clear_err(e);
+		report(e, NULL, p);
 		return 0;
 	}
-	if (out->err) {
-		sc.err = p;
-		sc.code = KL_JE_NOMEM;
-	}
-	if (out->data != NULL) {
-		out->len = len;
-		out->data[len] = '\0';
-	}
-	set_err(e, &sc, p);
+	if (out->err)
+		fail(&sc, p, KL_JE_NOMEM);
+	if (out->data != NULL)
+		out->data[out->len = len] = '\0';
+	report(e, &sc, p);
 	errno = out->err ? ENOMEM : EINVAL;
 	return -1;
 }
@@ -527,7 +448,10 @@ ws(const char *s, const char *end)
 	return s;
 }
 
-/* Skips a string at s (its opening quote). */
+/*
+ * Skips a string at s (its opening quote): memchr finds each quote, and
+ * the backslashes before it tell whether it is escaped.
+ */
 static const char *
 skip_str(const char *s, const char *end)
 {
@@ -582,53 +506,48 @@ skip_val(const char *s, const char *end)
 static const char *
 unescape(const char *s, const char *end, char *u, size_t *len)
 {
+	static const char from[] = "bfnrt", to[] = "\b\f\n\r\t";
+	const char *c;
 	unsigned long v;
 	long w;
+	size_t k;
 
 	*len = 1;
-	switch (s[1]) {
-	case 'b': u[0] = '\b'; return s + 2;
-	case 'f': u[0] = '\f'; return s + 2;
-	case 'n': u[0] = '\n'; return s + 2;
-	case 'r': u[0] = '\r'; return s + 2;
-	case 't': u[0] = '\t'; return s + 2;
-	case 'u': break;
-	default: u[0] = s[1]; return s + 2;
+	if (end - s < 2) {
+		u[0] = '\\';
+		return end;
 	}
-	if (end - s < 6 || (w = hex4(s + 2)) < 0) {
-		u[0] = '?';
+	if (s[1] != 'u' || end - s < 6 || (w = hex4(s + 2)) < 0) {
+		c = s[1] != '\0' ? strchr(from, s[1]) : NULL;
+		u[0] = c != NULL ? to[c - from] : s[1] == 'u' ? '?' : s[1];
 		return s + 2;
 	}
 	v = (unsigned long)w;
 	s += 6;
 	if (v >= 0xd800 && v <= 0xdbff && end - s >= 6 && s[0] == '\\' &&
 	    s[1] == 'u' && (w = hex4(s + 2)) >= 0xdc00 && w <= 0xdfff) {
-		v = 0x10000 + ((v - 0xd800) << 10) + ((unsigned long)w - 0xdc00);
+		v = 0x10000 + ((v - 0xd800) << 10) +
+		    ((unsigned long)w - 0xdc00);
 		s += 6;
 	} else if (v >= 0xd800 && v <= 0xdfff)
 		v = 0xfffd;
 	if (v < 0x80) {
 		u[0] = (char)v;
-	} else if (v < 0x800) {
-		u[0] = (char)(0xc0 | v >> 6);
-		u[1] = (char)(0x80 | (v & 0x3f));
-		*len = 2;
-	} else if (v < 0x10000) {
-		u[0] = (char)(0xe0 | v >> 12);
-		u[1] = (char)(0x80 | (v >> 6 & 0x3f));
-		u[2] = (char)(0x80 | (v & 0x3f));
-		*len = 3;
-	} else {
-		u[0] = (char)(0xf0 | v >> 18);
-		u[1] = (char)(0x80 | (v >> 12 & 0x3f));
-		u[2] = (char)(0x80 | (v >> 6 & 0x3f));
-		u[3] = (char)(0x80 | (v & 0x3f));
-		*len = 4;
+		return s;
 	}
+	/* Continuation bytes from the end; the lead byte has len high bits. */
+	*len = v < 0x800 ? 2 : v < 0x10000 ? 3 : 4;
+	for (k = *len - 1; k > 0; k--, v >>= 6)
+		u[k] = (char)(0x80 | (v & 0x3f));
+	u[0] = (char)((0xf00 >> *len) | v);
 	return s;
 }
 
-/* Whether the string body s[0..n) unescapes to exactly lit[0..ln). */
+/*
+ * Whether the string body s[0..n) unescapes to exactly lit[0..ln).  Every
+ * escape shrinks the text, so a body as long as lit must equal it byte for
+ * byte and hold no backslash, and a shorter one never matches.
+ */
 static int
 str_eq(const char *s, size_t n, const char *lit, size_t ln)
 {
@@ -636,10 +555,12 @@ str_eq(const char *s, size_t n, const char *lit, size_t ln)
 	char u[4];
 	size_t k;
 
+	if (n == ln)
+		return memcmp(s, lit, n) == 0 && memchr(lit, '\\', n) == NULL;
 	if (n < ln)
-		return 0;	/* unescaping never lengthens */
-	if ((b = memchr(s, '\\', n)) == NULL)
-		return n == ln && memcmp(s, lit, n) == 0;
+		return 0;
+	for (b = s; b < end && *b != '\\'; b++)
+		;
 	for (;;) {
 		k = (size_t)(b - s);
 		if (k > ln || memcmp(s, lit, k) != 0)
@@ -653,8 +574,8 @@ str_eq(const char *s, size_t n, const char *lit, size_t ln)
 			return 0;
 		lit += k;
 		ln -= k;
-		if ((b = memchr(s, '\\', (size_t)(end - s))) == NULL)
-			b = end;
+		for (b = s; b < end && *b != '\\'; b++)
+			;
 	}
 }
 
@@ -666,7 +587,7 @@ str_eq(const char *s, size_t n, const char *lit, size_t ln)
 int
 kl_js_iter_init(struct kl_jiter *it, const struct kl_jspan *v)
 {
-	if (v->type != KL_JOBJ && v->type != KL_JARR) {
+	if ((v->type != KL_JOBJ && v->type != KL_JARR) || v->n < 2) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -695,30 +616,25 @@ kl_js_iter_next(struct kl_jiter *it, struct kl_jspan *key,
 	if (it->type == KL_JOBJ) {
 		k = s;
 		s = skip_str(s, end);
-		if (key != NULL) {
-			key->p = k;
-			key->n = (size_t)(s - k);
-			key->type = KL_JSTR;
-		}
-		s = ws(s, end);
-		if (s >= end)
-			return 0;
-		s = ws(s + 1, end);
+		if (key != NULL)
+			*key = (struct kl_jspan){ k, (size_t)(s - k), KL_JSTR };
+		s = ws(ws(s, end) + 1, end);	/* the colon */
 		if (s >= end)
 			return 0;
 	}
-	val->p = s;
-	val->type = type_of(*s);
+	k = s;
 	s = skip_val(s, end);
-	val->n = (size_t)(s - val->p);
-	it->p = s;
+	*val = (struct kl_jspan){ k, (size_t)(s - k), type_of(*k) };
+	it->p = s > k ? s : s + 1;	/* progress even on a bad span */
 	return 1;
 }
 
 /*
  * Looks up the member named key[0..klen) of obj, comparing names after
- * unescaping; of duplicated names the last counts.  Returns 1 and fills
- * out (which may be obj itself), or 0 when absent or obj is no object.
+ * unescaping; of duplicated names the last counts, so the whole object is
+ * walked (to read several members of a big one, iterate once and compare
+ * names with kl_js_streq).  Returns 1 and fills out (which may be obj
+ * itself), or 0 when absent or obj is no object.
  */
 int
 kl_js_getn(const struct kl_jspan *obj, const char *key, size_t klen,
@@ -728,11 +644,10 @@ kl_js_getn(const struct kl_jspan *obj, const char *key, size_t klen,
 	struct kl_jspan k, v, hit;
 	int found = 0;
 
-	if (obj->type != KL_JOBJ)
+	if (obj->type != KL_JOBJ || kl_js_iter_init(&it, obj) != 0)
 		return 0;
-	kl_js_iter_init(&it, obj);
 	while (kl_js_iter_next(&it, &k, &v))
-		if (str_eq(k.p + 1, k.n - 2, key, klen)) {
+		if (k.n >= 2 && str_eq(k.p + 1, k.n - 2, key, klen)) {
 			hit = v;
 			found = 1;
 		}
@@ -771,9 +686,9 @@ kl_js_path(const struct kl_jspan *v, const char *path, struct kl_jspan *out)
 		path++;
 	while (*path != '\0') {
 		if (*path == '[') {
-			if (!isdigit_(*++path))
+			if (!DIGIT(*++path))
 				goto bad;
-			for (idx = 0; isdigit_(*path); path++) {
+			for (idx = 0; DIGIT(*path); path++) {
 				if (idx > (SIZE_MAX - 9) / 10)
 					goto bad;
 				idx = idx * 10 + (size_t)(*path - '0');
@@ -781,10 +696,10 @@ kl_js_path(const struct kl_jspan *v, const char *path, struct kl_jspan *out)
 			if (*path++ != ']' || (*path != '\0' && *path != '.' &&
 			    *path != '['))
 				goto bad;
-			if (found && cur.type != KL_JARR)
+			if (found && (cur.type != KL_JARR ||
+			    kl_js_iter_init(&it, &cur) != 0))
 				found = 0;
 			if (found) {
-				kl_js_iter_init(&it, &cur);
 				while ((found = kl_js_iter_next(&it, NULL,
 				    &cur)) && idx-- > 0)
 					;
@@ -869,26 +784,19 @@ kl_js_streq(const struct kl_jspan *s, const char *lit)
 int
 kl_js_i64(const struct kl_jspan *s, int64_t *v)
 {
-	const char *p = s->p, *end = s->p + s->n;
-	uint64_t u = 0, lim = INT64_MAX;
-	int neg = 0;
+	const char *p, *q, *end = s->p + s->n;
+	int neg = s->n > 0 && *s->p == '-';
+	uint64_t u = 0, lim = (uint64_t)INT64_MAX + (uint64_t)neg;
 
-	if (s->type != KL_JNUM || s->n == 0)
-		goto inval;
-	if (*p == '-') {
-		neg = 1;
-		lim = (uint64_t)INT64_MAX + 1;
-		p++;
+	p = s->p + neg;
+	for (q = p; q < end && DIGIT(*q); q++)
+		;
+	if (s->type != KL_JNUM || p == end || q != end) {
+		errno = EINVAL;
+		return -1;
 	}
-	if (p == end)
-		goto inval;
 	for (; p < end; p++) {
-		if (!isdigit_(*p))
-			goto inval;
 		if (u > (lim - (uint64_t)(*p - '0')) / 10) {
-			while (++p < end)
-				if (!isdigit_(*p))
-					goto inval;
 			errno = ERANGE;
 			return -1;
 		}
@@ -896,9 +804,6 @@ kl_js_i64(const struct kl_jspan *s, int64_t *v)
 	}
 	*v = neg ? (int64_t)(0 - u) : (int64_t)u;
 	return 0;
-inval:
-	errno = EINVAL;
-	return -1;
 }
 
 /*
@@ -958,12 +863,8 @@ kl_js_text(const struct kl_jspan *s, struct kl_buf *out)
 void
 kl_js_put_sep(struct kl_buf *b)
 {
-	char c;
-
-	if (b->len == 0 || b->data == NULL)
-		return;
-	c = b->data[b->len - 1];
-	if (c != '{' && c != '[')
+	if (b->len > 0 && b->data[b->len - 1] != '{' &&
+	    b->data[b->len - 1] != '[')
 		kl_buf_addc(b, ',');
 }
 

@@ -736,7 +736,7 @@ long	 kl_lytics_scan_page(struct kl_lytics_scan *, struct kl_jspan *,
 	    struct kl_err *);
 void	 kl_lytics_scan_close(struct kl_lytics_scan *);
 
-/* sts.c: STS AssumeRole and GetCallerIdentity, the assumed-role cache */
+/* sts.c, stsxml.c: STS AssumeRole, GetCallerIdentity, the role cache */
 #define KL_STS_NS	"https://sts.amazonaws.com/doc/2011-06-15/"
 #define KL_STS_CACHE	0x01	/* kl_sts_init: reuse assumed credentials */
 struct kl_sts {			/* context of kl_sts_assume (kl_assume_fn) */
@@ -762,12 +762,14 @@ int	 kl_sts_assume_role(struct kl_sts *, const struct kl_creds *,
 int	 kl_sts_identity(struct kl_sts *, const char *, const char *,
 	    const struct kl_creds *, struct kl_sts_ident *, struct kl_err *);
 void	 kl_sts_ident_free(struct kl_sts_ident *);
+/* stsxml.c */
 int	 kl_sts_parse_assume(const char *, size_t, struct kl_creds *, char **,
 	    char *, size_t);
 int	 kl_sts_parse_identity(const char *, size_t, struct kl_sts_ident *,
 	    char *, size_t);
 int	 kl_sts_parse_error(const char *, size_t, char *, size_t, char *,
 	    size_t, char *, size_t);
+/* sts.c */
 int	 kl_sts_account_check(const char *, char *, size_t);
 int	 kl_sts_role_arn_check(const char *, char *, size_t);
 void	 kl_sts_session_name(char *, size_t, time_t);
@@ -861,5 +863,258 @@ struct kl_reader *kl_reader_new(struct kl_aws *,
 int	 kl_reader_run(struct kl_reader *, struct kl_err *);
 unsigned long long kl_reader_count(const struct kl_reader *);
 void	 kl_reader_free(struct kl_reader *);
+
+/* audience.c: kl-read-audience: audiences, trigger events, watch cycles */
+#define KL_AUDIENCE_LIMIT	100	/* scan page size: Lytics' largest */
+#define KL_AUDIENCE_RESTARTS	3	/* restarts of a scan whose _next expired */
+#define KL_AUDIENCE_KEYS	"_uid,email"	/* the default key, as saved */
+struct kl_audience {		/* an audience being read */
+	char			*id;		/* the segment id */
+	char			*slug;		/* its slug_name, or "" */
+	char			*name;		/* as given: id or slug */
+	char			*dir;		/* its state folder */
+	int			 tmp;		/* dir is temporary (no --state) */
+	int			 backfilled;	/* the state records a backfill */
+	struct kl_members	*m;
+};
+struct kl_audience_cfg {	/* how members are read and events written */
+	const char		*key_field;	/* NULL: _uid, then email */
+	const char *const	*fields;	/* NULL-terminated; NULL: all */
+	const char		*sub_id;	/* meta.subscription_id */
+	int			 backfill;	/* send the current members once */
+	size_t			 budget;	/* sort memory; 0: the default */
+	int			(*emit)(void *, const char *, size_t);
+	int			(*flush)(void *);	/* or NULL */
+	void			*arg;
+};
+struct kl_audience_stats {	/* one cycle */
+	long	 pages;		/* scan pages, restarts included */
+	long	 members;	/* distinct members of the complete scan */
+	long	 skipped;	/* profiles without a usable key */
+	long	 enters;
+	long	 exits;
+	int	 restarts;	/* scans restarted after an expired _next */
+	int	 baseline;	/* saved as a baseline: nothing emitted */
+};
+struct kl_jspan;
+struct kl_lytics_api;
+int	 kl_audience_key(const struct kl_jspan *, const char *, struct kl_buf *,
+	    const char **);
+int	 kl_audience_fields(struct kl_buf *, const struct kl_jspan *,
+	    const char *const *, const char *);
+int	 kl_audience_event(struct kl_buf *, const struct kl_audience *, int,
+	    const char *, size_t, const char *, size_t, time_t, time_t,
+	    const char *);
+int	 kl_audience_subscription(char *, const char *const *, size_t);
+long	 kl_audience_list(struct kl_lytics_api *,
+	    int (*)(void *, const char *, size_t), void *, struct kl_err *);
+int	 kl_audience_resolve(struct kl_lytics_api *, const char *,
+	    struct kl_audience *, struct kl_err *);
+int	 kl_audience_state_ok(const char *);
+int	 kl_audience_open(struct kl_audience *, const char *, const char *,
+	    struct kl_err *);
+void	 kl_audience_free(struct kl_audience *);
+long	 kl_audience_open_all(struct kl_lytics_api *, const char *const *,
+	    size_t, const char *, const char *, struct kl_audience *, char *,
+	    struct kl_err *);
+int	 kl_audience_cycle(struct kl_lytics_api *,
+	    const struct kl_audience_cfg *, struct kl_audience *,
+	    struct kl_audience_stats *, struct kl_err *);
+
+/* putter.c: the PutRecords engine of kl-trigger-put */
+#define KL_PUT_RECORDS_MAX	500		/* records per PutRecords */
+#define KL_PUT_KEY_MAX		256		/* partition key, UTF-16 units */
+#define KL_PUT_RECORD_MAX	(1024L * 1024)	/* default record size */
+#define KL_PUT_EOF	0x01	/* kl_putter_step: no more input */
+#define KL_PUT_LAST	0x02	/* a stop signal: send what is ready, once */
+struct kl_jspan;
+struct kl_putopts {
+	const struct kl_stream	*stream;
+	size_t			 batch_size;	/* records per request */
+	size_t			 batch_bytes;	/* data + keys per request */
+	long			 linger_ms;	/* a partial batch waits */
+	int			 max_in_flight;	/* requests at once */
+	int			 max_retries;	/* per record */
+};
+struct kl_putrec {		/* one record; strings need no NUL */
+	const char	*input;		/* its input's name: must outlive it */
+	long		 line;
+	long		 index;		/* element of an array line, or -1 */
+	const char	*key;		/* partition key, UTF-8 */
+	size_t		 klen;
+	const char	*data;		/* what is sent */
+	size_t		 dlen;
+	const char	*orig;		/* the input object, or NULL: data */
+	size_t		 olen;
+};
+struct kl_putcb {
+	/* a record is in the stream: shard and seq are string spans */
+	void	(*ack)(void *, const struct kl_putrec *,
+		    const struct kl_jspan *, const struct kl_jspan *);
+	/* a record will not be sent: refused, or given up at the end */
+	void	(*reject)(void *, const struct kl_putrec *, const char *,
+		    const char *);
+	void	*arg;
+};
+struct kl_putstats {
+	long	 requests;	/* PutRecords calls answered */
+	long	 acked;		/* records in the stream */
+	long	 refused;	/* records refused for good */
+	long	 retried;	/* record attempts that failed and were retried */
+	long	 failed_calls;	/* whole calls that failed */
+};
+struct kl_putter;
+struct kl_putter *kl_putter_new(struct kl_aws *, const struct kl_putopts *,
+	    const struct kl_putcb *, struct kl_err *);
+int	 kl_putter_add(struct kl_putter *, const struct kl_putrec *);
+int	 kl_putter_full(const struct kl_putter *);
+long	 kl_putter_held(const struct kl_putter *);
+int	 kl_putter_step(struct kl_putter *, int, int);
+int	 kl_putter_done(const struct kl_putter *);
+void	 kl_putter_halt(struct kl_putter *, const struct kl_err *);
+const struct kl_err *kl_putter_error(const struct kl_putter *);
+long	 kl_putter_drop(struct kl_putter *, const char *, const char *);
+const struct kl_putstats *kl_putter_stats(const struct kl_putter *);
+void	 kl_putter_free(struct kl_putter *);
+
+/* putrec.c: shaping kl-trigger-put's records: partition key, --fields */
+enum { KL_PUTKEY_FIELD, KL_PUTKEY_FALLBACK, KL_PUTKEY_MD5 };
+struct kl_putkey;		/* opaque: how a partition key is found */
+struct kl_putkey *kl_putkey_new(const char *, struct kl_err *);
+int	 kl_putkey_get(struct kl_putkey *, const struct kl_jspan *,
+	    const char *, size_t, struct kl_buf *);
+void	 kl_putkey_free(struct kl_putkey *);
+size_t	 kl_put_keycut(const char *, size_t, size_t);
+int	 kl_put_fields(struct kl_buf *, const struct kl_jspan *,
+	    const char *const *);
+int	 kl_put_limit(struct kl_aws *, const struct kl_stream *, size_t *,
+	    struct kl_err *);
+struct kl_putshape {		/* how input lines become records */
+	struct kl_putkey	*key;
+	const char *const	*fields;	/* --fields, or NULL */
+	size_t			 record_max;	/* data + key */
+	struct kl_buf		 m, f, k;	/* scratch: line, data, key */
+};
+struct kl_putline_cb {
+	int	(*put)(void *, const struct kl_putrec *, int);
+	void	(*bad)(void *, long, const char *, const char *,
+		    const char *, size_t, int);
+	void	*arg;
+};
+int	 kl_put_line(struct kl_putshape *, const char *, size_t,
+	    const char *, long, const struct kl_putline_cb *);
+
+/* job.c: job files of kl-import and kl-export (kl-job(5)) */
+enum { KL_JOB_IMPORT = 1, KL_JOB_EXPORT = 2 };
+enum kl_job_key {
+	KL_JOB_LABEL, KL_JOB_DESCRIPTION, KL_JOB_AUTH, KL_JOB_ROLE_ARN,
+	KL_JOB_EXTERNAL_ID, KL_JOB_REGION, KL_JOB_KINESIS_STREAM,
+	KL_JOB_LYTICS_STREAM, KL_JOB_FILTER, KL_JOB_AUDIENCES,
+	KL_JOB_IDENTIFIER_FIELD, KL_JOB_EXPORT_FIELDS, KL_JOB_EXISTING_USERS,
+	KL_JOB_STATE_DIR, KL_JOB_POLL_INTERVAL, KL_JOB_LYTICS_KEY_FILE,
+	KL_JOB_NKEYS
+};
+struct kl_job {
+	int		 kind;		/* KL_JOB_IMPORT or KL_JOB_EXPORT */
+	char		*path;		/* the job file, as given */
+	char		*name;		/* its base name without ".job" */
+	char		*val[KL_JOB_NKEYS];	/* as written, trimmed; or NULL */
+	int		 line[KL_JOB_NKEYS];	/* where set; 0 if not */
+	char		**audiences;	/* NULL-terminated, or NULL */
+	char		**export_fields;	/* NULL-terminated, or NULL */
+	int		 existing_users;	/* 1 for yes */
+	long		 poll_ms;	/* poll_interval; 0: the stages' */
+	char		*state_dir;	/* set by kl_job_state */
+	const char	*state_from;	/* "state_dir", "STATE_DIRECTORY", ... */
+};
+struct kl_argv;
+const char *kl_job_key_name(int);
+const char *kl_job_kind_name(int);
+int	 kl_job_parse(struct kl_job *, int, const char *, const char *, size_t,
+	    struct kl_err *);
+int	 kl_job_load(struct kl_job *, int, const char *, struct kl_err *);
+void	 kl_job_free(struct kl_job *);
+char	*kl_job_filter(const char *);
+int	 kl_job_state(struct kl_job *, struct kl_err *);
+int	 kl_job_mkdirs(const char *);
+void	 kl_job_aws_args(const struct kl_job *, struct kl_argv *);
+int	 kl_job_check_auth(const struct kl_job *, struct kl_buf *,
+	    struct kl_err *);
+int	 kl_job_check_lytics(const struct kl_job *, struct kl_buf *,
+	    struct kl_err *);
+int	 kl_job_check_stream(const struct kl_job *, int, struct kl_buf *, int *,
+	    struct kl_err *);
+int	 kl_job_lock(const struct kl_job *, struct kl_err *);
+int	 kl_job_dry_run(const struct kl_job *, int, struct kl_buf *,
+	    struct kl_err *);
+
+/* pipeline.c: stages as child processes joined by pipes; the job lock */
+#define KL_PIPELINE_GRACE_MS	60000L	/* stop, then SIGKILL after this */
+struct kl_argv {		/* an argument vector being built */
+	char	**v;		/* NULL-terminated once non-empty */
+	size_t	  n, cap;
+	int	  err;		/* sticky: an allocation failed */
+};
+struct kl_stage {
+	char		*prog;		/* "kl-read-shard": argv[0], messages */
+	char		*path;		/* what is run */
+	struct kl_argv	 argv;
+	pid_t		 pid;
+	int		 running;
+	int		 status;	/* exit status, or 128+signal */
+	int		 stopped;	/* signal sent: a later stage ended */
+	int		 relayed;	/* signal relayed from outside */
+};
+struct kl_pipeline {
+	struct kl_stage	*st;
+	size_t		 n, cap;
+	pid_t		 pgid;		/* the stages' process group */
+	int		 out;		/* the last stage's output, or -1 */
+	long		 grace_ms;	/* KL_PIPELINE_GRACE_MS */
+	long		 stop_ms;	/* when the first stop was sent; 0 */
+	int		 relayed;	/* a stop signal was relayed */
+	int		 killed;	/* SIGKILL was sent */
+	int		 status;	/* the most serious so far */
+	struct kl_buf	 in;		/* a partial line of out */
+};
+void	 kl_argv_init(struct kl_argv *);
+void	 kl_argv_add(struct kl_argv *, const char *);
+void	 kl_argv_addf(struct kl_argv *, const char *, ...) KL_PRINTF(2, 3);
+void	 kl_argv_free(struct kl_argv *);
+void	 kl_shell_quote(struct kl_buf *, const char *);
+char	*kl_pipeline_find(const char *);
+void	 kl_pipeline_init(struct kl_pipeline *);
+int	 kl_pipeline_add(struct kl_pipeline *, const char *, const char *,
+	    const struct kl_argv *);
+void	 kl_pipeline_print(const struct kl_pipeline *, struct kl_buf *);
+int	 kl_pipeline_start(struct kl_pipeline *, int, struct kl_err *);
+int	 kl_pipeline_wait(struct kl_pipeline *,
+	    int (*)(void *, const char *, size_t), void *);
+void	 kl_pipeline_free(struct kl_pipeline *);
+int	 kl_lock_take(const char *, long *);
+
+/* progress.c: a progress line on standard error, if it is a terminal */
+#define KL_PROGRESS_EVERY_MS	1000L
+struct kl_progress {
+	int		 on;		/* standard error is a terminal */
+	const char	*unit;		/* "records", "members" */
+	long		 every_ms;	/* at most one draw per this */
+	long		 start_ms;
+	long		 last_ms;	/* of the last draw (or the start) */
+	long		 last_count;
+	long		 count;
+	long		 total;		/* -1: unknown */
+	long		 lag_ms;	/* -1: unknown */
+	double		 rate;		/* per second, smoothed */
+	long		 draws;
+	size_t		 width;		/* of the line shown */
+	int		 drawn;		/* a line is shown */
+};
+void	 kl_progress_init(struct kl_progress *, const char *);
+void	 kl_progress_total(struct kl_progress *, long);
+void	 kl_progress_update(struct kl_progress *, long, long);
+void	 kl_progress_clear(struct kl_progress *);
+void	 kl_progress_hide(void);
+void	 kl_progress_end(struct kl_progress *);
 
 #endif /* KL_H */

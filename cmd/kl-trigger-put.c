@@ -1,0 +1,582 @@
+/*
+ * kl-trigger-put.c - put trigger events (any JSON objects) into a Kinesis
+ * stream, one record per object, in order per partition key.
+ *
+ * Each input line is an object, or an array of objects (a Lytics webhook
+ * batch); each object becomes one record whose data is the object as it
+ * came minus insignificant whitespace (jscan: numbers keep every digit),
+ * or with --fields the object with "data" cut down to those fields and
+ * segment_events.  putter.c batches, sends, retries and orders them; each
+ * record in the stream prints one put acknowledgement (contract 5.4).
+ *
+ * Design decisions:
+ *
+ * - putrec.c turns lines into records and finds their partition keys
+ *   (--partition-key in "data", then at the top; else _uid, _uids[0],
+ *   id, the record's MD5: never dropped; cut to 256 characters).  The
+ *   first fallback is said once at -v.
+ * - The stream's record size limit comes from DescribeStreamSummary once
+ *   at start (1 MiB when the peer does not say, or the policy does not
+ *   allow the call); a record over it (data plus key) is rejected alone.
+ * - Acknowledgements are written as replies arrive: per key in input
+ *   order, across keys in completion order; each reply's lines go out in
+ *   one write.  "input" and "index" are added for named files and for
+ *   the elements of an array line.
+ * - When the engine halts (retries ran out: 75; the stream deleted, a
+ *   permanent error: 1) or a stop signal arrives, every record read and
+ *   not delivered goes to --rejects in input order; after a halt the
+ *   rest of the input is drained there too until it ends or stays quiet.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+
+#include "kl.h"
+#include "jscan.h"
+
+enum { OPT_BATCH_BYTES = KL_OPT_FREE, OPT_BATCH_SIZE, OPT_FIELDS, OPT_LINGER,
+	OPT_MAX_IN_FLIGHT, OPT_MAX_RETRIES, OPT_PARTITION_KEY, OPT_REJECTS };
+
+struct opts {
+	struct kl_awsopts	 aws;
+	struct kl_stream	 stream;
+	struct kl_putopts	 put;
+	const char		*pk;		/* --partition-key */
+	char			**fields;	/* NULL-terminated, or NULL */
+	const char		*rejects;
+};
+
+struct state {
+	const struct opts	*o;
+	struct kl_putter	*p;
+	struct kl_putshape	 sh;
+	struct kl_rejects	 rj;
+	struct kl_buf		 acks;
+	const char		*input;		/* the line in hand's */
+	long			 line;
+	int			 said, dropping, status;
+};
+
+static const struct option longopts[] = {
+	KL_AWS_LONGOPTS,
+	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
+	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
+	{ "fields", required_argument, NULL, OPT_FIELDS },
+	{ "help", no_argument, NULL, 'h' },
+	{ "linger", required_argument, NULL, OPT_LINGER },
+	{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
+	{ "max-retries", required_argument, NULL, OPT_MAX_RETRIES },
+	{ "partition-key", required_argument, NULL, OPT_PARTITION_KEY },
+	{ "rejects", required_argument, NULL, OPT_REJECTS },
+	{ "stream", required_argument, NULL, 's' },
+	{ "verbose", no_argument, NULL, 'v' },
+	{ "version", no_argument, NULL, 'V' },
+	{ NULL, 0, NULL, 0 },
+};
+
+static void
+usage(int status)
+{
+	FILE *f = status == 0 ? stdout : stderr;
+
+	fputs("usage: kl-trigger-put [-hVv] [-r region] [--auth name] "
+	    "[--batch-bytes bytes]\n\t[--batch-size n] [--credentials file] "
+	    "[--endpoint-url url]\n\t[--external-id id] [--fields field,...] "
+	    "[--linger ms]\n\t[--max-in-flight n] [--max-retries n] "
+	    "[--partition-key field]\n\t[--profile name] [--rejects file] "
+	    "[--role-arn arn] -s stream [file ...]\n", f);
+	if (status == 0)
+		fputs("\noptions:\n"
+		    "  -h, --help               print this help and exit\n"
+		    "  -V, --version            print the version and exit\n"
+		    "  -v, --verbose            report progress; twice: debug\n"
+		    "  -r, --region=REGION      the AWS region\n"
+		    "      --auth=NAME          a stored authorization\n"
+		    "      --batch-bytes=BYTES  data and keys per request "
+		    "(default 5 MiB)\n"
+		    "      --batch-size=N       records per request (default "
+		    "500)\n"
+		    "      --credentials=FILE   a credential record file\n"
+		    "      --endpoint-url=URL   the Kinesis endpoint\n"
+		    "      --external-id=ID     the external id for --role-arn\n"
+		    "      --fields=F,...       keep only these fields of data\n"
+		    "      --linger=MS          send a partial batch after MS "
+		    "(default 100)\n"
+		    "      --max-in-flight=N    requests at once (default 4)\n"
+		    "      --max-retries=N      tries after a failure (default "
+		    "10)\n"
+		    "      --partition-key=F    the key: a field, path or jq "
+		    "program\n"
+		    "      --profile=NAME       an AWS profile\n"
+		    "      --rejects=FILE       append undelivered records to "
+		    "FILE\n"
+		    "      --role-arn=ARN       assume this role first\n"
+		    "  -s, --stream=STREAM      the stream: a name or an ARN\n",
+		    f);
+	exit(status);
+}
+
+static int
+status_of(const struct kl_err *e)
+{
+	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
+	    e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED ?
+	    KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
+}
+
+static const char *
+shown(const char *path)
+{
+	return strcmp(path, "-") == 0 ? "<stdin>" : path;
+}
+
+/* Writes one reject; exit 3 unless records are being dropped. */
+static void
+reject(struct state *st, const char *input, long line, long index,
+    const char *code, const char *msg, const char *rec, size_t n, int json)
+{
+	if (!st->dropping) {
+		if (index >= 0)
+			kl_log(KL_ERROR, 0, "%s:%ld: element %ld: %s", input,
+			    line, index, msg);
+		else
+			kl_log(KL_ERROR, 0, "%s:%ld: %s", input, line, msg);
+		st->status = kl_exit_worst(st->status, KL_EXIT_PARTIAL);
+	}
+	if (kl_reject(&st->rj, input, line, code, msg, rec, n, json) == -1)
+		kl_die(KL_EXIT_FAIL, errno, "cannot write '%s'",
+		    st->o->rejects);
+}
+
+static void
+on_reject(void *arg, const struct kl_putrec *r, const char *code,
+    const char *msg)
+{
+	reject(arg, r->input, r->line, r->index, code, msg,
+	    r->orig ? r->orig : r->data, r->orig ? r->olen : r->dlen, 1);
+}
+
+/* Appends s[0..n) as a JSON string; the common case is one copy. */
+static void
+add_str(struct kl_buf *b, const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+			break;
+	if (i < n) {
+		kl_buf_add_jstr(b, s, n);
+		return;
+	}
+	kl_buf_addc(b, '"');
+	kl_buf_add(b, s, n);
+	kl_buf_addc(b, '"');
+}
+
+/* Appends "name":v for a whole number v (vsnprintf costs more). */
+static void
+add_num(struct kl_buf *b, const char *name, size_t k, long v)
+{
+	char d[24], *p = d + sizeof(d);
+	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
+
+	do
+		*--p = (char)('0' + u % 10);
+	while ((u /= 10) != 0);
+	if (v < 0)
+		*--p = '-';
+	kl_buf_add(b, name, k);
+	kl_buf_add(b, p, (size_t)(d + sizeof(d) - p));
+}
+#define ADD(b, lit)	kl_buf_add(b, lit, sizeof(lit) - 1)
+
+/* An acknowledgement (contract 5.4), gathered for one write per reply. */
+static void
+on_ack(void *arg, const struct kl_putrec *r, const struct kl_jspan *shard,
+    const struct kl_jspan *seq)
+{
+	struct kl_buf *b = &((struct state *)arg)->acks;
+
+	add_num(b, "{\"line\":", 8, r->line);
+	if (strcmp(r->input, "<stdin>") != 0) {
+		ADD(b, ",\"input\":");
+		add_str(b, r->input, strlen(r->input));
+	}
+	if (r->index >= 0)
+		add_num(b, ",\"index\":", 9, r->index);
+	ADD(b, ",\"partition_key\":");
+	add_str(b, r->key, r->klen);
+	ADD(b, ",\"shard_id\":");
+	kl_js_put_span(b, shard);
+	ADD(b, ",\"sequence_number\":");
+	kl_js_put_span(b, seq);
+	ADD(b, "}\n");
+}
+
+static int
+on_put(void *arg, const struct kl_putrec *r, int kind)
+{
+	struct state *st = arg;
+
+	if (kind != KL_PUTKEY_FIELD && st->said++ == 0)
+		kl_log(KL_INFO, 0, "%s:%ld: %s%s%s: the partition key falls "
+		    "back to _uid, _uids[0], id or the record's MD5 (said "
+		    "once)", r->input, r->line, st->o->pk ? "no usable '" :
+		    "no --partition-key", st->o->pk ? st->o->pk : "",
+		    st->o->pk ? "'" : "");
+	return kl_putter_add(st->p, r);
+}
+
+static void
+on_bad(void *arg, long index, const char *code, const char *msg,
+    const char *rec, size_t n, int json)
+{
+	struct state *st = arg;
+
+	reject(st, st->input, st->line, index, code, msg, rec, n, json);
+}
+
+static void
+flush_acks(struct state *st)
+{
+	struct kl_err e;
+
+	if (st->acks.err)
+		kl_die(KL_EXIT_FAIL, ENOMEM, "cannot hold acknowledgements");
+	if (st->acks.len > 0 && kl_out_write(&kl_stdout, st->acks.data,
+	    st->acks.len) == -1) {
+		kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL, "cannot write the "
+		    "standard output: %s", strerror(errno));
+		kl_putter_halt(st->p, &e);
+	}
+	kl_buf_reset(&st->acks);
+}
+
+/* After a halt: rejects the rest of the input (see the top). */
+static void
+drain(struct state *st, struct kl_inputs *ins, const char *msg)
+{
+	long n = 0, wait = st->o->put.linger_ms > 100 ?
+	    st->o->put.linger_ms : 100;
+	size_t len;
+	char *line;
+	int r;
+
+	st->dropping = 1;
+	while (!kl_stopping()) {
+		if (ins->open && kl_in_wait(&ins->in, wait) != 1)
+			break;
+		if ((r = kl_inputs_line(ins, &line, &len)) == 0)
+			break;
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			break;
+		reject(st, shown(ins->paths[ins->i - 1]), ins->in.line, -1,
+		    "NotDelivered", msg, line, len,
+		    kl_js_parse(line, len, NULL, NULL) == 0);
+		n++;
+	}
+	if (n > 0)
+		kl_log(KL_ERROR, 0, "%ld more input lines not sent", n);
+}
+
+/* Reads the inputs, drives the engine; returns the exit status. */
+static int
+run(struct state *st, char **argv)
+{
+	const struct kl_putline_cb lcb = { on_put, on_bad, st };
+	const struct kl_err *e;
+	struct kl_inputs ins;
+	int eof = 0, readable = 0, fd, r, stop;
+	size_t len;
+	char *line;
+	long n;
+
+	kl_inputs_init(&ins, argv);
+	for (;;) {
+		stop = kl_stopping();
+		e = kl_putter_error(st->p);
+		fd = -1;
+		if (!eof && !stop && e == NULL && !kl_putter_full(st->p)) {
+			if (readable || !ins.open || kl_in_pending(&ins.in)) {
+				readable = 0;
+				if ((r = kl_inputs_line(&ins, &line, &len)) ==
+				    1) {
+					st->input = shown(ins.paths[ins.i - 1]);
+					st->line = ins.in.line;
+					if (kl_put_line(&st->sh, line, len,
+					    st->input, st->line, &lcb) == -1)
+						kl_die(KL_EXIT_FAIL, ENOMEM,
+						    "cannot hold a record");
+				} else if (r == 0)
+					eof = 1;
+				else if (errno != EINTR) {
+					kl_log(KL_FATAL, errno, "cannot read "
+					    "'%s'", shown(ins.in.name));
+					st->status = KL_EXIT_FAIL;
+					eof = 1;
+				}
+				continue;
+			}
+			fd = ins.in.fd;
+		}
+		if ((eof || stop || e != NULL) && kl_putter_done(st->p))
+			break;
+		readable = kl_putter_step(st->p, fd, (eof ? KL_PUT_EOF : 0) |
+		    (stop ? KL_PUT_LAST : 0));
+		flush_acks(st);
+	}
+	if ((n = kl_putter_held(st->p)) > 0) {
+		st->dropping = 1;
+		kl_putter_drop(st->p, e && e->code[0] ? e->code :
+		    "NotDelivered", e ? e->msg : "stopped by a signal");
+		kl_log(KL_ERROR, 0, "%ld %s not delivered%s%s%s", n,
+		    n == 1 ? "record" : "records", st->o->rejects ? ": see '" :
+		    "", st->o->rejects ? st->o->rejects : "",
+		    st->o->rejects ? "'" : "");
+	}
+	if (e != NULL) {
+		kl_log(KL_FATAL, 0, "cannot put records into stream '%s': %s",
+		    st->o->stream.name, e->msg);
+		st->status = kl_exit_worst(st->status, status_of(e));
+		if (st->o->rejects != NULL && !eof)
+			drain(st, &ins, e->msg);
+	}
+	kl_inputs_close(&ins);
+	return st->status;
+}
+
+/* Splits --fields (modified in place) into o->fields. */
+static int
+split_fields(struct opts *o, const char *arg)
+{
+	char *copy, *f;
+	size_t n = 2;
+
+	for (f = (char *)arg; *f != '\0'; f++)
+		n += *f == ',';
+	if ((o->fields = calloc(n, sizeof(*o->fields))) == NULL ||
+	    (copy = strdup(arg)) == NULL)
+		kl_die(KL_EXIT_FAIL, ENOMEM, "--fields");
+	for (n = 0; (f = strsep(&copy, ",")) != NULL; n++) {
+		if (*f == '\0')
+			return -1;
+		o->fields[n] = f;
+	}
+	return 0;
+}
+
+/* Parses the options; the numbers are checked here, the rest below. */
+static const char *
+parse_args(struct opts *o, int argc, char **argv)
+{
+	unsigned long long v, min, max;
+	const char *stream = NULL, *fields = NULL;
+	int ch, r;
+
+	while ((ch = getopt_long(argc, argv, "Vhr:s:v", longopts, NULL)) !=
+	    -1) {
+		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+			usage(2);
+		if (r == 1)
+			continue;
+		min = 0, max = 0;
+		switch (ch) {
+		case 'V':
+			printf("kl-trigger-put (kl) %s\n", PACKAGE_VERSION);
+			exit(0);
+		case 'h':
+			usage(0);
+			break;
+		case 's':
+			stream = optarg;
+			break;
+		case 'v':
+			kl_verbose++;
+			break;
+		case OPT_BATCH_BYTES:
+			min = 1, max = 10UL * 1024 * 1024;
+			break;
+		case OPT_BATCH_SIZE:
+			min = 1, max = KL_PUT_RECORDS_MAX;
+			break;
+		case OPT_FIELDS:
+			fields = optarg;
+			break;
+		case OPT_LINGER:
+			if (kl_parse_ms(optarg, &o->put.linger_ms) == -1) {
+				kl_log(KL_ERROR, 0, "--linger wants "
+				    "milliseconds, 0 to 86400000: '%s'", optarg);
+				usage(2);
+			}
+			break;
+		case OPT_MAX_IN_FLIGHT:
+			min = 1, max = 64;
+			break;
+		case OPT_MAX_RETRIES:
+			max = 1000;
+			break;
+		case OPT_PARTITION_KEY:
+			o->pk = optarg;
+			break;
+		case OPT_REJECTS:
+			o->rejects = optarg;
+			break;
+		default:
+			usage(2);
+		}
+		if (max == 0)
+			continue;
+		if (kl_parse_uint(optarg, min, max, &v) == -1) {
+			for (r = 0; longopts[r].val != ch; r++)
+				;
+			kl_log(KL_ERROR, 0, "--%s wants a whole number from "
+			    "%llu to %llu: '%s'", longopts[r].name, min, max,
+			    optarg);
+			usage(2);
+		}
+		if (ch == OPT_BATCH_BYTES)
+			o->put.batch_bytes = (size_t)v;
+		else if (ch == OPT_BATCH_SIZE)
+			o->put.batch_size = (size_t)v;
+		else if (ch == OPT_MAX_IN_FLIGHT)
+			o->put.max_in_flight = (int)v;
+		else
+			o->put.max_retries = (int)v;
+	}
+	if (fields != NULL && split_fields(o, fields) == -1)
+		kl_die(KL_EXIT_USAGE, 0, "--fields wants field names separated "
+		    "by commas: '%s'", fields);
+	return stream;
+}
+
+/* Checks what needs no network; nothing is read or sent yet. */
+static void
+check_args(struct opts *o, struct state *st, const char *stream,
+    char **argv)
+{
+	struct kl_err e;
+	char why[512];
+
+	if (stream == NULL) {
+		kl_log(KL_ERROR, 0, "--stream is required");
+		usage(2);
+	}
+	if (kl_stream_parse(&o->stream, stream, why, sizeof(why)) == -1)
+		kl_die(KL_EXIT_USAGE, 0, "%s", why);
+	if (kl_stdin_is_tty(argv))
+		usage(2);
+	if ((st->sh.key = kl_putkey_new(o->pk, &e)) == NULL)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	st->sh.fields = (const char *const *)o->fields;
+}
+
+/* Resolves the configuration and the stream; opens --rejects. */
+static void
+setup(struct state *st, struct kl_aws *aws, struct kl_cfg *cfg,
+    struct kl_sts *sts, struct kl_credsrc **src)
+{
+	const struct opts *o = st->o;
+	struct kl_err e;
+	char why[512];
+
+	if (kl_cfg_load(cfg, &o->aws, &e) == -1)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	kl_cfg_debug(cfg);
+	if (kl_stream_region_ok(&o->stream, cfg->region, why,
+	    sizeof(why)) == -1)
+		kl_die(KL_EXIT_USAGE, 0, "%s (region from %s)", why,
+		    cfg->region_from);
+	if (kl_rejects_open(&st->rj, o->rejects) == -1)
+		kl_die(KL_EXIT_FAIL, errno, "cannot open '%s'", o->rejects);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
+	if (kl_sts_init(sts, cfg->ca_bundle, KL_STS_CACHE) == -1 ||
+	    (*src = kl_credsrc_new(&o->aws, cfg, kl_sts_assume, sts,
+	    &e)) == NULL)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(*src));
+	if (kl_kinesis_init(aws, cfg, *src, &e) == -1)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	if (kl_put_limit(aws, &o->stream, &st->sh.record_max, &e) == -1) {
+		if (e.kind != KL_ERR_STOPPED)
+			kl_log(KL_FATAL, 0, "cannot describe stream '%s': %s",
+			    o->stream.name, e.msg);
+		kl_exit(status_of(&e));
+	}
+	kl_log(KL_DEBUG, 0, "records may hold %zu bytes", st->sh.record_max);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct opts o;
+	struct state st;
+	struct kl_cfg cfg;
+	struct kl_credsrc *src;
+	struct kl_sts sts;
+	struct kl_aws aws;
+	struct kl_err e;
+	const struct kl_putstats *ps;
+	const struct kl_putcb cb = { on_ack, on_reject, &st };
+	const char *stream;
+
+	kl_prog = "kl-trigger-put";
+	kl_sig_init();
+	memset(&o, 0, sizeof(o));
+	memset(&st, 0, sizeof(st));
+	memset(&cfg, 0, sizeof(cfg));
+	o.put.batch_size = KL_PUT_RECORDS_MAX;
+	o.put.batch_bytes = 5UL * 1024 * 1024;
+	o.put.linger_ms = 100;
+	o.put.max_in_flight = 4;
+	o.put.max_retries = 10;
+	o.put.stream = &o.stream;
+	st.o = &o;
+	stream = parse_args(&o, argc, argv);
+	argv += optind;
+	check_args(&o, &st, stream, argv);
+	setup(&st, &aws, &cfg, &sts, &src);
+	if ((st.p = kl_putter_new(&aws, &o.put, &cb, &e)) == NULL)
+		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
+
+	kl_out_init();
+	st.status = run(&st, argv);
+	if (kl_out_close(&kl_stdout) == -1) {
+		if (st.status != KL_EXIT_FAIL)
+			kl_log(KL_FATAL, errno, "cannot write the standard "
+			    "output");
+		st.status = kl_exit_worst(st.status, KL_EXIT_FAIL);
+	}
+	if (kl_rejects_close(&st.rj) == -1) {
+		kl_log(KL_FATAL, errno, "cannot write '%s'", o.rejects);
+		st.status = kl_exit_worst(st.status, KL_EXIT_FAIL);
+	}
+	ps = kl_putter_stats(st.p);
+	kl_log(KL_INFO, 0, "%ld records put in %ld requests, %ld retried, "
+	    "%ld rejected", ps->acked, ps->requests, ps->retried,
+	    st.rj.count);
+	kl_putter_free(st.p);
+	kl_aws_free(&aws);
+	kl_credsrc_free(src);
+	kl_sts_free(&sts);
+	kl_cfg_free(&cfg);
+	kl_putkey_free(st.sh.key);
+	kl_buf_free(&st.sh.m);
+	kl_buf_free(&st.sh.f);
+	kl_buf_free(&st.sh.k);
+	kl_buf_free(&st.acks);
+	if (o.fields != NULL)
+		free(o.fields[0]);
+	free(o.fields);
+	curl_global_cleanup();
+	kl_exit(st.status);
+}

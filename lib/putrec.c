@@ -1,0 +1,448 @@
+/*
+ * putrec.c - shaping kl-trigger-put's records: input lines into objects
+ * (a line may hold an array of them), the partition key of an object, its
+ * cut to Kinesis' limit, --fields, and the stream's record size limit.
+ *
+ * The partition key (kl_putkey_get): the field the user names is looked
+ * up in the object's "data" (a trigger event keeps the profile there),
+ * then at the top level.  A field name or a simple path ("a.b", "a[0]")
+ * is followed by jscan on the minified text; anything else is compiled
+ * once as a jq program and run on "data", then on the object: the only
+ * per-record use of libjq, which costs about ten times as much.  The
+ * first non-empty scalar wins: a string's text, a number as written,
+ * true or false.  A key that is missing, empty, null or no scalar falls
+ * back to _uid, the first of _uids, id (each in "data", then at the top),
+ * and at last to the MD5 hex of the record's data, so no record is ever
+ * dropped for want of a key.
+ *
+ * The cut (kl_put_keycut): Kinesis allows 256 characters, which its Java
+ * front end and kinesalite both count in UTF-16 units; a character
+ * outside the Basic Multilingual Plane counts two.  The cut keeps whole
+ * characters.
+ */
+#include <config.h>
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <jq.h>
+
+#include "kl.h"
+#include "jscan.h"
+
+struct kl_putkey {
+	char		*field;		/* NULL: the fallbacks only */
+	jq_state	*jq;		/* when field is a jq program */
+	struct kl_buf	 msg;		/* jq's compile messages */
+};
+
+static const char *const fallbacks[] = { "_uid", "_uids[0]", "id" };
+
+/* Whether f is a field name or a path jscan follows (a.b, a[0]). */
+static int
+simple(const char *f)
+{
+	struct kl_jspan none = { "{}", 2, KL_JOBJ }, v;
+	const char *s;
+
+	for (s = f; *s != '\0'; s++)
+		if (!isalnum((unsigned char)*s) && (unsigned char)*s < 0x80 &&
+		    strchr("_-.[]@$", *s) == NULL)
+			return 0;
+	return kl_js_path(&none, f, &v) != -1;
+}
+
+static void
+jq_msg(void *arg, jv msg)
+{
+	struct kl_buf *b = arg;
+
+	if (jv_get_kind(msg) == JV_KIND_STRING) {
+		if (b->len > 0)
+			kl_buf_adds(b, "; ");
+		kl_buf_adds(b, jv_string_value(msg));
+	}
+	jv_free(msg);
+}
+
+/*
+ * Prepares the partition-key lookup for field (a name, a simple path or
+ * a jq program; NULL for the fallbacks alone).  Returns it, or NULL with
+ * e filled: KL_ERR_CONFIG when field is empty or does not compile.
+ */
+struct kl_putkey *
+kl_putkey_new(const char *field, struct kl_err *e)
+{
+	struct kl_putkey *k;
+
+	kl_err_clear(e);
+	if (field != NULL && *field == '\0') {
+		kl_err_set(e, KL_ERR_CONFIG, 0, NULL, "--partition-key wants "
+		    "a field name, a path or a jq program");
+		return NULL;
+	}
+	if ((k = calloc(1, sizeof(*k))) == NULL ||
+	    (field != NULL && (k->field = strdup(field)) == NULL))
+		goto nomem;
+	kl_buf_init(&k->msg);
+	if (field == NULL || simple(field))
+		return k;
+	if ((k->jq = jq_init()) == NULL)
+		goto nomem;
+	jq_set_error_cb(k->jq, jq_msg, &k->msg);
+	if (jq_compile(k->jq, field))
+		return k;
+	kl_err_set(e, KL_ERR_CONFIG, 0, NULL, "--partition-key is neither a "
+	    "field name nor a jq program: '%s'%s%s", field,
+	    k->msg.len ? ": " : "", k->msg.len ? k->msg.data : "");
+	kl_putkey_free(k);
+	return NULL;
+nomem:
+	kl_putkey_free(k);
+	kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
+	return NULL;
+}
+
+void
+kl_putkey_free(struct kl_putkey *k)
+{
+	if (k == NULL)
+		return;
+	if (k->jq != NULL)
+		jq_teardown(&k->jq);
+	kl_buf_free(&k->msg);
+	free(k->field);
+	free(k);
+}
+
+/* Takes v as the key if it is a non-empty scalar; 1 if so. */
+static int
+usable(struct kl_buf *out, const struct kl_jspan *v)
+{
+	if (!KL_JSCALAR(v->type) || v->type == KL_JNUL)
+		return 0;
+	kl_buf_reset(out);
+	return kl_js_text(v, out) == 0 && out->len > 0;
+}
+
+/*
+ * Looks name up in each of the n scopes in turn ("data", then the top):
+ * as a member, then, if it has a dot or a bracket, as a path.
+ */
+static int
+lookup(const struct kl_jspan *sc, int n, const char *name,
+    struct kl_buf *out)
+{
+	struct kl_jspan v;
+	int i, path = strpbrk(name, ".[") != NULL;
+
+	for (i = 0; i < n; i++)
+		if ((kl_js_get(&sc[i], name, &v) && usable(out, &v)) ||
+		    (path && kl_js_path(&sc[i], name, &v) == 1 &&
+		    usable(out, &v)))
+			return 1;
+	return 0;
+}
+
+/* Runs the program on in (consumed); 1 if it gave a usable key. */
+static int
+run_jq(struct kl_putkey *k, jv in, struct kl_buf *out)
+{
+	jv v, s;
+	int kind, ok = 0;
+
+	jq_start(k->jq, in, 0);
+	while (!ok && jv_is_valid(v = jq_next(k->jq))) {
+		kind = jv_get_kind(v);
+		if (kind == JV_KIND_STRING || kind == JV_KIND_NUMBER ||
+		    kind == JV_KIND_TRUE || kind == JV_KIND_FALSE) {
+			s = kind == JV_KIND_STRING ? jv_copy(v) :
+			    jv_dump_string(jv_copy(v), 0);
+			kl_buf_reset(out);
+			kl_buf_add(out, jv_string_value(s),
+			    (size_t)jv_string_length_bytes(jv_copy(s)));
+			ok = out->len > 0;
+			jv_free(s);
+		}
+		jv_free(v);
+	}
+	if (!ok)
+		jv_free(v);
+	return ok;
+}
+
+static int
+by_program(struct kl_putkey *k, const struct kl_jspan *obj,
+    struct kl_buf *out)
+{
+	jv in, d;
+
+	if (obj->n > 0x7fffffff)
+		return 0;
+	in = jv_parse_sized(obj->p, (int)obj->n);
+	if (jv_get_kind(in) != JV_KIND_OBJECT) {
+		jv_free(in);
+		return 0;
+	}
+	d = jv_object_get(jv_copy(in), jv_string("data"));
+	if (jv_get_kind(d) != JV_KIND_OBJECT)
+		jv_free(d);
+	else if (run_jq(k, d, out)) {
+		jv_free(in);
+		return 1;
+	}
+	return run_jq(k, in, out);
+}
+
+/*
+ * Puts the partition key of the object obj (a span of validated,
+ * minified text) into out (reset first), cut to KL_PUT_KEY_MAX
+ * characters; data[0..len) is what will be sent, hashed when no field
+ * gives a key.  Returns KL_PUTKEY_FIELD (the field given), _FALLBACK
+ * (_uid, _uids[0] or id) or _MD5, or -1 with errno ENOMEM.
+ */
+int
+kl_putkey_get(struct kl_putkey *k, const struct kl_jspan *obj,
+    const char *data, size_t len, struct kl_buf *out)
+{
+	struct kl_jspan sc[2];
+	unsigned char md[16];
+	char hex[33];
+	size_t i;
+	int n = 0, r = KL_PUTKEY_MD5;
+
+	if (kl_js_get(obj, "data", &sc[0]) && sc[0].type == KL_JOBJ)
+		n++;
+	sc[n++] = *obj;
+	if (k->field != NULL && (k->jq != NULL ? by_program(k, obj, out) :
+	    lookup(sc, n, k->field, out)))
+		r = KL_PUTKEY_FIELD;
+	for (i = 0; r == KL_PUTKEY_MD5 &&
+	    i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
+		if (lookup(sc, n, fallbacks[i], out))
+			r = KL_PUTKEY_FALLBACK;
+	if (r == KL_PUTKEY_MD5) {
+		if (kl_md5(data, len, md) == -1)
+			return -1;
+		kl_hex(md, sizeof(md), hex);
+		kl_buf_reset(out);
+		kl_buf_add(out, hex, 32);
+	}
+	if (out->err) {
+		errno = ENOMEM;
+		return -1;
+	}
+	out->len = kl_put_keycut(out->data, out->len, KL_PUT_KEY_MAX);
+	out->data[out->len] = '\0';
+	return r;
+}
+
+/*
+ * The length of the longest prefix of the UTF-8 key k[0..n) that holds
+ * at most max characters counted in UTF-16 units (see the top).
+ */
+size_t
+kl_put_keycut(const char *k, size_t n, size_t max)
+{
+	const unsigned char *u = (const unsigned char *)k;
+	size_t i = 0, units = 0, w, c;
+
+	while (i < n) {
+		c = 1;
+		if (u[i] < 0x80)
+			w = 1;
+		else if (u[i] < 0xe0)
+			w = 2;
+		else if (u[i] < 0xf0)
+			w = 3;
+		else
+			w = 4, c = 2;
+		if (units + c > max || i + w > n)
+			break;
+		units += c;
+		i += w;
+	}
+	return i;
+}
+
+/* Whether the member name span k is one of fields or segment_events. */
+static int
+kept(const struct kl_jspan *k, const char *const *fields)
+{
+	if (kl_js_streq(k, "segment_events"))
+		return 1;
+	for (; *fields != NULL; fields++)
+		if (kl_js_streq(k, *fields))
+			return 1;
+	return 0;
+}
+
+/*
+ * Appends to out the object obj (validated, minified) with its "data"
+ * object cut down to the members named in fields (NULL-terminated) and
+ * segment_events, in their order; the other members are copied as they
+ * are.  Returns 0, or -1 with errno EINVAL (obj is no object) or ENOMEM.
+ */
+int
+kl_put_fields(struct kl_buf *out, const struct kl_jspan *obj,
+    const char *const *fields)
+{
+	struct kl_jiter it, dt;
+	struct kl_jspan k, v, dk, dv;
+	int first;
+
+	if (obj->type != KL_JOBJ || kl_js_iter_init(&it, obj) == -1) {
+		errno = EINVAL;
+		return -1;
+	}
+	kl_buf_addc(out, '{');
+	for (first = 1; kl_js_iter_next(&it, &k, &v); first = 0) {
+		if (!first)
+			kl_buf_addc(out, ',');
+		kl_js_put_span(out, &k);
+		kl_buf_addc(out, ':');
+		if (v.type != KL_JOBJ || !kl_js_streq(&k, "data")) {
+			kl_js_put_span(out, &v);
+			continue;
+		}
+		kl_buf_addc(out, '{');
+		kl_js_iter_init(&dt, &v);
+		while (kl_js_iter_next(&dt, &dk, &dv)) {
+			if (!kept(&dk, fields))
+				continue;
+			kl_js_put_sep(out);
+			kl_js_put_span(out, &dk);
+			kl_buf_addc(out, ':');
+			kl_js_put_span(out, &dv);
+		}
+		kl_buf_addc(out, '}');
+	}
+	kl_buf_addc(out, '}');
+	if (out->err) {
+		errno = ENOMEM;
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * Reads the record size limit of stream s from DescribeStreamSummary
+ * (MaxRecordSizeInKiB) into *max; KL_PUT_RECORD_MAX when the peer does
+ * not say or the caller may not ask (AccessDenied: a policy may allow
+ * PutRecords alone).  Returns 0, or -1 with e filled (ResourceNotFound
+ * for a stream that does not exist).
+ */
+int
+kl_put_limit(struct kl_aws *a, const struct kl_stream *s, size_t *max,
+    struct kl_err *e)
+{
+	struct kl_http_resp resp;
+	struct kl_jspan sum, v;
+	int64_t kib;
+	int r = 0;
+
+	*max = KL_PUT_RECORD_MAX;
+	kl_http_resp_init(&resp);
+	if (kl_kinesis_describe(a, s, &resp, &sum, e) == -1) {
+		if (e->kind != KL_ERR_PERMANENT ||
+		    (strcmp(e->code, "AccessDeniedException") != 0 &&
+		    strcmp(e->code, "UnknownOperationException") != 0))
+			r = -1;
+		else
+			kl_log(KL_INFO, 0, "cannot describe stream '%s' (%s): "
+			    "records may hold 1 MiB", s->name, e->code);
+	} else if (kl_js_get(&sum, "MaxRecordSizeInKiB", &v) &&
+	    kl_js_i64(&v, &kib) == 0 && kib >= 1 && kib <= 1024 * 1024)
+		*max = (size_t)kib * 1024;
+	kl_http_resp_free(&resp);
+	return r;
+}
+
+/* Makes one record of the object obj and hands it on. */
+static int
+one(struct kl_putshape *sh, const struct kl_jspan *obj,
+    struct kl_putrec *r, const struct kl_putline_cb *cb)
+{
+	char why[160];
+	int k;
+
+	r->data = obj->p;
+	r->dlen = obj->n;
+	r->orig = NULL;
+	if (sh->fields != NULL) {
+		kl_buf_reset(&sh->f);
+		if (kl_put_fields(&sh->f, obj, sh->fields) == -1)
+			return -1;
+		r->data = sh->f.data;
+		r->dlen = sh->f.len;
+		r->orig = obj->p;
+		r->olen = obj->n;
+	}
+	if ((k = kl_putkey_get(sh->key, obj, r->data, r->dlen, &sh->k)) ==
+	    -1)
+		return -1;
+	r->key = sh->k.data;
+	r->klen = sh->k.len;
+	if (r->dlen + r->klen > sh->record_max) {
+		snprintf(why, sizeof(why), "a record of %zu bytes (data and "
+		    "partition key), over the stream's limit of %zu",
+		    r->dlen + r->klen, sh->record_max);
+		cb->bad(cb->arg, r->index, "RecordTooLarge", why, obj->p,
+		    obj->n, 1);
+		return 0;
+	}
+	return cb->put(cb->arg, r, k);
+}
+
+/*
+ * Turns one input line into records (contract 5.3): an object, or an
+ * array of objects, minified.  Calls cb->put for each record (its key
+ * kind as kl_putkey_get gives it; the strings live until the next call)
+ * and cb->bad for what cannot be one: invalid JSON (the raw line, json
+ * 0), a value that is no object, a record over sh->record_max.  Returns
+ * 0, or -1 with errno ENOMEM or as cb->put set it.
+ */
+int
+kl_put_line(struct kl_putshape *sh, const char *line, size_t len,
+    const char *input, long lineno, const struct kl_putline_cb *cb)
+{
+	struct kl_jspan top, el;
+	struct kl_jiter it;
+	struct kl_jerr je;
+	struct kl_putrec r;
+	char why[96];
+
+	memset(&r, 0, sizeof(r));
+	r.input = input;
+	r.line = lineno;
+	r.index = -1;
+	kl_buf_reset(&sh->m);
+	if (kl_js_minify(&sh->m, line, len, NULL, &je) == -1) {
+		if (je.code == KL_JE_NOMEM)
+			return -1;
+		snprintf(why, sizeof(why), "not JSON: %s", je.msg);
+		cb->bad(cb->arg, -1, "InvalidJSON", why, line, len, 0);
+		return 0;
+	}
+	top.p = sh->m.data;
+	top.n = sh->m.len;
+	top.type = *top.p == '{' ? KL_JOBJ : *top.p == '[' ? KL_JARR : 0;
+	if (top.type == KL_JOBJ)
+		return one(sh, &top, &r, cb);
+	if (top.type != KL_JARR) {
+		cb->bad(cb->arg, -1, "NotAnObject", "not a JSON object", top.p,
+		    top.n, 1);
+		return 0;
+	}
+	kl_js_iter_init(&it, &top);
+	for (r.index = 0; kl_js_iter_next(&it, NULL, &el); r.index++)
+		if (el.type != KL_JOBJ)
+			cb->bad(cb->arg, r.index, "NotAnObject",
+			    "not a JSON object", el.p, el.n, 1);
+		else if (one(sh, &el, &r, cb) == -1)
+			return -1;
+	return 0;
+}

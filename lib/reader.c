@@ -1,0 +1,1393 @@
+/*
+ * reader.c - the multi-shard stream reader behind kl-read-shard: every
+ * shard of a stream (or the named ones) read in one process, in order,
+ * through resharding, with pacing, retries and checkpoints.
+ *
+ * One libcurl multi handle carries all requests, one easy handle per
+ * request in flight (at most MAX_INFLIGHT), so a 64-shard stream is read
+ * by one thread; the connection cache of the multi handle keeps the
+ * connections alive between calls.  Each request is signed with aws.c's
+ * kl_aws_sign(), set up with http.c's kl_http_prepare() and judged with
+ * kl_http_finish() and kl_aws_reply(), so the reply classes are those of
+ * every other kl call (house style 8); the scheduling of retries is done
+ * here, per shard, instead of kl_aws_call()'s sleeping loop.
+ *
+ * Per shard, a small state machine: WAIT (for its parents), NEEDITER
+ * (GetShardIterator due), READY (GetRecords due at next_ms), BUSY, and
+ * the ends DONE (closed and read to its end, or done in an earlier run
+ * by the checkpoint), CAUGHT (drain mode: caught up), UNTIL (--until
+ * passed) and SKIP (closed before a --from latest run began).
+ *
+ * Design decisions:
+ *
+ * - Lineage (aws-protocol.md §1.6): a shard starts only when each of its
+ *   parents that this run tracks is DONE or SKIP, so per partition key
+ *   records come out in stream order across splits and merges.  A child
+ *   of a parent that was read starts at TRIM_HORIZON (AT_TIMESTAMP when
+ *   the parent itself started there), never LATEST: records written
+ *   between the reshard and its discovery would be lost.  Children are
+ *   learnt from ChildShards when the service sends them at a shard's end
+ *   and from ListShards, called at start, every 30 s with --follow, and
+ *   at once when a shard ends without ChildShards (kinesalite).  A shard
+ *   the listing calls closed ends at an empty, caught-up page even when
+ *   the server still hands out an iterator (kinesalite again).
+ * - Positions: each shard keeps the last record emitted (sequence number
+ *   and, inside a KPL aggregate, sub-sequence number).  An expired
+ *   iterator is replaced by one AFTER_SEQUENCE_NUMBER of that record (AT
+ *   it, skipping the user records done, inside an aggregate), or by the
+ *   original start if nothing was emitted yet; a LATEST start is pinned
+ *   to AT_TIMESTAMP of the reply's Date (less 1 s) as soon as the
+ *   iterator arrives, so a renewal cannot skip records that came in
+ *   since.  A checkpoint position the service no longer has
+ *   (InvalidArgumentException about StartingSequenceNumber: aged out of
+ *   retention) falls back to TRIM_HORIZON with a warning, and a second
+ *   warning names where the data resumes, so the gap is on record.
+ * - Pacing: a shard's GetRecords calls start at least 1000/max_rate ms
+ *   apart; an empty caught-up page waits poll_ms before the next call; a
+ *   page that carried 9 MiB or more waits 5 s (AWS throttles the 5 s
+ *   after a 10 MiB reply).  Transient failures (throttling, 5xx, network)
+ *   wait kl_backoff_ms() (full jitter) or Retry-After, whichever is
+ *   longer; RETRIES failures in a row of one shard or of the listing end
+ *   the run with KL_ERR_TRANSIENT (exit 75).
+ * - Memory: replies are held whole (each line needs the page's
+ *   MillisBehindLatest, which comes after the records), so GetRecords
+ *   calls in flight are admitted against a budget of BODY_BUDGET bytes,
+ *   estimated from each shard's previous reply; buffers beyond 256 KiB
+ *   are freed after use.  Memory thus stays flat whatever the stream's
+ *   size.
+ * - Output and checkpoints belong to the command: each line goes to the
+ *   emit callback; positions reach the checkpoint in memory only at a
+ *   commit (every second when something moved, at a shard's end, at the
+ *   end of the run), and the commit callback flushes the output before
+ *   it writes the file, so a checkpoint never runs ahead of the output.
+ * - Stopping: the transfer callbacks abort on a stop signal, and a page
+ *   being written stops after the record in hand.
+ */
+#include <config.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <curl/curl.h>
+
+#include "jscan.h"
+#include "kl.h"
+
+#define MAX_INFLIGHT	64
+#define BODY_BUDGET	(12UL * 1024 * 1024)
+#define BODY_GUESS	(1024UL * 1024)
+#define KEEP_MAX	(256UL * 1024)
+#define LIST_EVERY_MS	30000L
+#define TICK_MS		10000L
+#define COMMIT_MS	1000L
+#define BIG_PAGE	(9UL * 1024 * 1024)
+#define BIG_PAUSE_MS	5000L
+#define UNTIL_SLACK_MS	2000LL
+#define RETRIES		10
+#define BASE_MS		100L
+#define CAP_MS		10000L
+#define PAGE_LIMIT	10000
+
+enum { S_WAIT, S_NEEDITER, S_READY, S_BUSY, S_DONE, S_CAUGHT, S_UNTIL,
+    S_SKIP };
+enum { OP_LIST = 1, OP_ITER, OP_GET };
+#define CKPT_ORIGIN	100	/* struct shard origin: from the checkpoint */
+
+struct spec {			/* where GetShardIterator should point */
+	int		 type;		/* enum kl_from */
+	char		 seq[KL_CKPT_SEQMAX + 1];
+	int64_t		 sub;		/* AT_SEQUENCE: user records done */
+	long long	 ms;		/* AT_TIMESTAMP */
+	int		 user;		/* given by --from: no fallback */
+};
+
+struct shard {
+	char		 id[129];
+	char		 parent[129];
+	char		 adj[129];
+	int		 closed;	/* the listing has an ending number */
+	int		 state;
+	int		 origin;	/* spec type it started with */
+	struct spec	 spec;
+	struct kl_buf	 iter;		/* the current iterator */
+	int		 skip_pending;	/* first page: skip spec.sub */
+	long		 next_ms;
+	long		 call_ms;	/* start of the last GetRecords */
+	int		 fails;		/* transient failures in a row */
+	int		 creds_again, skew_again;
+	char		 pos[KL_CKPT_SEQMAX + 1];	/* last emitted */
+	int64_t		 pos_sub;
+	int		 any;		/* something emitted this run */
+	int		 moved;		/* pos not yet in the checkpoint */
+	int		 ended;		/* read to its end this run */
+	int		 gap;		/* report where data resumes */
+	char		*prefix;
+	size_t		 prefix_len;
+	long long	 mbl;
+	size_t		 body_est;
+	unsigned long long records, calls, retries, throttles, expired;
+	unsigned long long tick_records;
+};
+
+struct call {
+	struct kl_reader	*r;
+	void			*easy;
+	int			 op;
+	struct shard		*sh;
+	struct kl_buf		 body;
+	struct kl_hdrs		 ophdrs;
+	struct kl_aws_req	 q;
+	struct kl_http_req	 hr;
+	struct kl_http_xfer	 x;
+	struct kl_http_resp	 resp;
+	struct kl_creds		 creds;
+	size_t			 est;
+	int			 busy;	/* in the multi handle */
+	struct call		*next;	/* free list */
+	struct call		*all;	/* every call made */
+};
+
+struct kl_reader {
+	struct kl_aws		*aws;
+	struct kl_reader_opts	 o;
+	CURLM			*multi;
+	char			*url;
+	struct shard		**sh;
+	size_t			 n, cap;
+	size_t			 rr;		/* round-robin start */
+	struct call		*free_calls;
+	struct call		*all_calls;
+	int			 inflight;
+	size_t			 body_inflight;
+	int			 gets_inflight;
+	struct kl_page		 page;
+	int			 list_busy;
+	int			 list_urgent;	/* the run needs a listing */
+	int			 list_again;	/* urgent once the one in flight ends */
+	int			 listed;	/* one listing completed */
+	long			 list_next_ms;	/* -1: none due */
+	struct kl_buf		 list_token;
+	int			 list_fails;
+	int			 list_creds, list_skew;
+	long			 tick_ms;
+	long			 commit_ms;
+	long			 start_ms;
+	int			 ckpt_dirty;
+	unsigned long long	 emitted;
+	unsigned long long	 tick_emitted;
+	long			 interval_ms;	/* 1000 / max_rate */
+	int			 done;		/* limit reached */
+	int			 failed;
+	struct kl_err		 err;
+};
+
+static const char *const op_names[] = {
+	"", "ListShards", "GetShardIterator", "GetRecords",
+};
+
+static const char *const from_names[] = {
+	"", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
+	"AFTER_SEQUENCE_NUMBER",
+};
+
+static void
+fail(struct kl_reader *r, const struct kl_err *e)
+{
+	if (r->failed)
+		return;
+	r->failed = 1;
+	r->err = *e;
+}
+
+static void
+fail_nomem(struct kl_reader *r)
+{
+	struct kl_err e;
+
+	kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
+	fail(r, &e);
+}
+
+static struct shard *
+find_shard(const struct kl_reader *r, const char *id, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (strlen(r->sh[i]->id) == n && memcmp(r->sh[i]->id, id,
+		    n) == 0)
+			return r->sh[i];
+	return NULL;
+}
+
+static int
+named(const struct kl_reader *r, const char *id)
+{
+	size_t i;
+
+	for (i = 0; i < r->o.nshards; i++)
+		if (strcmp(r->o.shards[i], id) == 0)
+			return 1;
+	return r->o.nshards == 0;
+}
+
+/* Copies the string span v (no escapes expected) into out[cap]. */
+static int
+span_id(const struct kl_jspan *v, char *out, size_t cap)
+{
+	struct kl_buf b;
+	int ok;
+
+	out[0] = '\0';
+	if (v == NULL || v->type != KL_JSTR)
+		return 0;
+	kl_buf_init(&b);
+	ok = kl_js_str(v, &b) == 0 && !b.err && b.len < cap &&
+	    kl_stream_name_ok(b.data);
+	if (ok)
+		memcpy(out, b.data, b.len + 1);
+	kl_buf_free(&b);
+	return ok;
+}
+
+static struct shard *
+add_shard(struct kl_reader *r, const char *id, const char *parent,
+    const char *adj, int closed)
+{
+	const struct kl_ckpt_shard *ck;
+	struct shard *sh, **t;
+	struct kl_buf p;
+
+	if (r->n == r->cap) {
+		r->cap = r->cap ? r->cap * 2 : 16;
+		if ((t = reallocarray(r->sh, r->cap, sizeof(*t))) == NULL)
+			return NULL;
+		r->sh = t;
+	}
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return NULL;
+	snprintf(sh->id, sizeof(sh->id), "%s", id);
+	snprintf(sh->parent, sizeof(sh->parent), "%s", parent);
+	snprintf(sh->adj, sizeof(sh->adj), "%s", adj);
+	sh->closed = closed;
+	sh->state = S_WAIT;
+	sh->pos_sub = KL_CKPT_WHOLE;
+	kl_buf_init(&sh->iter);
+	kl_buf_init(&p);
+	kl_buf_adds(&p, "{\"stream\":");
+	kl_buf_add_jstr(&p, r->o.stream->name, strlen(r->o.stream->name));
+	kl_buf_adds(&p, ",\"shard_id\":");
+	kl_buf_add_jstr(&p, id, strlen(id));
+	kl_buf_adds(&p, ",\"sequence_number\":\"");
+	if (p.err) {
+		free(sh);
+		return NULL;
+	}
+	sh->prefix_len = p.len;
+	sh->prefix = kl_buf_steal(&p);
+	if (r->o.ckpt != NULL &&
+	    (ck = kl_ckpt_get(r->o.ckpt, id)) != NULL) {
+		if (ck->seq != NULL) {
+			snprintf(sh->pos, sizeof(sh->pos), "%s", ck->seq);
+			sh->pos_sub = ck->sub;
+		}
+		if (ck->closed) {
+			sh->state = S_DONE;
+			sh->origin = CKPT_ORIGIN;
+		}
+	}
+	r->sh[r->n++] = sh;
+	return sh;
+}
+
+/* The shard described by a ListShards entry: added or updated. */
+static int
+list_entry(struct kl_reader *r, const struct kl_jspan *s)
+{
+	struct kl_jspan v, range, end;
+	char id[129], parent[129], adj[129];
+	struct shard *sh;
+	int closed;
+
+	if (s->type != KL_JOBJ || !kl_js_get(s, "ShardId", &v) ||
+	    !span_id(&v, id, sizeof(id)))
+		return 0;
+	if (!kl_js_get(s, "ParentShardId", &v) ||
+	    !span_id(&v, parent, sizeof(parent)))
+		parent[0] = '\0';
+	if (!kl_js_get(s, "AdjacentParentShardId", &v) ||
+	    !span_id(&v, adj, sizeof(adj)))
+		adj[0] = '\0';
+	closed = kl_js_get(s, "SequenceNumberRange", &range) &&
+	    range.type == KL_JOBJ &&
+	    kl_js_get(&range, "EndingSequenceNumber", &end) &&
+	    end.type == KL_JSTR;
+	if ((sh = find_shard(r, id, strlen(id))) != NULL) {
+		sh->closed |= closed;
+		return 0;
+	}
+	if (!named(r, id))
+		return 0;
+	return add_shard(r, id, parent, adj, closed) == NULL ? -1 : 0;
+}
+
+static int
+is_end(int state)
+{
+	return state == S_DONE || state == S_SKIP;
+}
+
+/* Decides where a shard whose parents are done starts reading. */
+static void
+decide(struct kl_reader *r, struct shard *sh)
+{
+	const struct kl_ckpt_shard *ck = r->o.ckpt != NULL ?
+	    kl_ckpt_get(r->o.ckpt, sh->id) : NULL;
+	const char *pid[2] = { sh->parent, sh->adj };
+	struct shard *p;
+	int i, read = 0, all_ts = 1;
+
+	memset(&sh->spec, 0, sizeof(sh->spec));
+	if (ck != NULL && ck->seq != NULL) {
+		snprintf(sh->spec.seq, sizeof(sh->spec.seq), "%s", ck->seq);
+		sh->spec.sub = ck->sub;
+		sh->spec.type = ck->sub >= 0 ? KL_FROM_AT_SEQUENCE :
+		    KL_FROM_AFTER_SEQUENCE;
+		sh->origin = CKPT_ORIGIN;
+		return;
+	}
+	for (i = 0; i < 2; i++) {
+		if (pid[i][0] == '\0' ||
+		    (p = find_shard(r, pid[i], strlen(pid[i]))) == NULL ||
+		    p->state == S_SKIP)
+			continue;
+		read = 1;
+		if (p->origin != KL_FROM_AT_TIMESTAMP)
+			all_ts = 0;
+	}
+	if (read) {
+		sh->spec.type = all_ts ? KL_FROM_AT_TIMESTAMP :
+		    KL_FROM_TRIM_HORIZON;
+		sh->spec.ms = r->o.from_ms;
+	} else {
+		sh->spec.type = r->o.from;
+		sh->spec.ms = r->o.from_ms;
+		sh->spec.user = 1;
+		if (r->o.from_seq != NULL)
+			snprintf(sh->spec.seq, sizeof(sh->spec.seq), "%s",
+			    r->o.from_seq);
+		if (r->o.from == KL_FROM_AT_SEQUENCE)
+			sh->spec.sub = KL_CKPT_WHOLE;
+		if (r->o.from == KL_FROM_LATEST && sh->closed) {
+			sh->state = S_SKIP;
+			return;
+		}
+	}
+	sh->origin = sh->spec.type;
+}
+
+/* Starts each waiting shard whose parents are done. */
+static void
+wake(struct kl_reader *r)
+{
+	const char *pid[2];
+	struct shard *sh, *p;
+	size_t i;
+	int k, ready, again = 1;
+
+	while (again) {
+		again = 0;
+		for (i = 0; i < r->n; i++) {
+			sh = r->sh[i];
+			if (sh->state != S_WAIT)
+				continue;
+			pid[0] = sh->parent;
+			pid[1] = sh->adj;
+			ready = 1;
+			for (k = 0; k < 2; k++)
+				if (pid[k][0] != '\0' &&
+				    (p = find_shard(r, pid[k],
+				    strlen(pid[k]))) != NULL &&
+				    !is_end(p->state))
+					ready = 0;
+			if (!ready)
+				continue;
+			decide(r, sh);
+			if (sh->state == S_SKIP) {
+				again = 1;	/* its children may go */
+				continue;
+			}
+			sh->state = S_NEEDITER;
+			sh->next_ms = kl_mono_ms();
+			kl_log(KL_DEBUG, 0, "%s: starting at %s%s%s", sh->id,
+			    from_names[sh->spec.type],
+			    sh->spec.seq[0] ? " " : "", sh->spec.seq);
+		}
+	}
+}
+
+/* A shard read to its end: children from ChildShards, or a listing. */
+static void
+shard_end(struct kl_reader *r, struct shard *sh, const struct kl_page *pg)
+{
+	struct kl_jiter it, ip;
+	struct kl_jspan c, v, ps;
+	char id[129], par[2][129];
+	int k, found = 0;
+
+	sh->state = S_DONE;
+	sh->ended = 1;
+	r->ckpt_dirty = 1;
+	r->commit_ms = 0;		/* commit at once */
+	kl_log(KL_INFO, 0, "%s: read to its end (%llu records)", sh->id,
+	    sh->records);
+	if (pg != NULL && pg->has_children &&
+	    kl_js_iter_init(&it, &pg->children) == 0)
+		while (kl_js_iter_next(&it, NULL, &c)) {
+			if (c.type != KL_JOBJ || !kl_js_get(&c, "ShardId", &v) ||
+			    !span_id(&v, id, sizeof(id)))
+				continue;
+			found = 1;
+			par[0][0] = par[1][0] = '\0';
+			if (kl_js_get(&c, "ParentShards", &ps) &&
+			    kl_js_iter_init(&ip, &ps) == 0)
+				for (k = 0; k < 2 &&
+				    kl_js_iter_next(&ip, NULL, &v); k++)
+					span_id(&v, par[k], sizeof(par[k]));
+			if (find_shard(r, id, strlen(id)) != NULL ||
+			    !named(r, id))
+				continue;
+			if (add_shard(r, id, par[0], par[1], 0) == NULL) {
+				fail_nomem(r);
+				return;
+			}
+			kl_log(KL_INFO, 0, "%s: child shard %s", sh->id, id);
+		}
+	if (!found && r->o.nshards == 0) {
+		r->list_next_ms = kl_mono_ms();
+		r->list_urgent = 1;
+		if (r->list_busy)
+			r->list_again = 1;
+	}
+	wake(r);
+}
+
+/* Where a new iterator should start after what this run emitted. */
+static void
+resume_spec(struct shard *sh)
+{
+	if (!sh->any)
+		return;
+	memset(&sh->spec, 0, sizeof(sh->spec));
+	memcpy(sh->spec.seq, sh->pos, sizeof(sh->pos));
+	sh->spec.sub = sh->pos_sub;
+	sh->spec.type = sh->pos_sub >= 0 ? KL_FROM_AT_SEQUENCE :
+	    KL_FROM_AFTER_SEQUENCE;
+}
+
+/* Builds the request body of op for shard sh into b. */
+static void
+body_of(struct kl_reader *r, int op, struct shard *sh, struct kl_buf *b)
+{
+	const struct kl_stream *s = r->o.stream;
+	const struct spec *sp = sh != NULL ? &sh->spec : NULL;
+
+	kl_buf_reset(b);
+	kl_buf_addc(b, '{');
+	switch (op) {
+	case OP_LIST:
+		if (r->list_token.len > 0) {
+			kl_js_put_key(b, "NextToken");
+			kl_buf_add_jstr(b, r->list_token.data,
+			    r->list_token.len);
+		} else
+			kl_stream_members(b, s);
+		if (r->o.list_page > 0)
+			kl_buf_addf(b, ",\"MaxResults\":%ld", r->o.list_page);
+		break;
+	case OP_ITER:
+		kl_stream_members(b, s);
+		kl_js_put_key(b, "ShardId");
+		kl_buf_add_jstr(b, sh->id, strlen(sh->id));
+		kl_js_put_key(b, "ShardIteratorType");
+		kl_buf_add_jstr(b, from_names[sp->type],
+		    strlen(from_names[sp->type]));
+		if (sp->type == KL_FROM_AT_SEQUENCE ||
+		    sp->type == KL_FROM_AFTER_SEQUENCE) {
+			kl_js_put_key(b, "StartingSequenceNumber");
+			kl_buf_add_jstr(b, sp->seq, strlen(sp->seq));
+		} else if (sp->type == KL_FROM_AT_TIMESTAMP)
+			kl_buf_addf(b, ",\"Timestamp\":%lld.%03lld",
+			    sp->ms / 1000, sp->ms % 1000);
+		break;
+	case OP_GET:
+		kl_js_put_key(b, "ShardIterator");
+		kl_buf_add_jstr(b, sh->iter.data, sh->iter.len);
+		kl_buf_addf(b, ",\"Limit\":%d", PAGE_LIMIT);
+		if (s->arn[0] != '\0') {
+			kl_js_put_key(b, "StreamARN");
+			kl_buf_add_jstr(b, s->arn, strlen(s->arn));
+		}
+		break;
+	}
+	kl_buf_addc(b, '}');
+}
+
+static struct call *
+call_get(struct kl_reader *r)
+{
+	struct call *c;
+
+	if ((c = r->free_calls) != NULL) {
+		r->free_calls = c->next;
+		return c;
+	}
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	if ((c->easy = curl_easy_init()) == NULL) {
+		free(c);
+		return NULL;
+	}
+	c->r = r;
+	kl_buf_init(&c->body);
+	kl_http_resp_init(&c->resp);
+	c->all = r->all_calls;
+	r->all_calls = c;
+	return c;
+}
+
+static void
+call_put(struct kl_reader *r, struct call *c)
+{
+	kl_hdrs_free(&c->ophdrs);
+	kl_creds_free(&c->creds);
+	if (c->resp.body.cap > KEEP_MAX)
+		kl_buf_free(&c->resp.body);
+	if (c->body.cap > KEEP_MAX)
+		kl_buf_free(&c->body);
+	c->sh = NULL;
+	c->busy = 0;
+	c->next = r->free_calls;
+	r->free_calls = c;
+}
+
+static void
+call_free(struct call *c)
+{
+	kl_hdrs_free(&c->ophdrs);
+	kl_creds_free(&c->creds);
+	kl_buf_free(&c->body);
+	kl_http_resp_free(&c->resp);
+	if (c->easy != NULL)
+		curl_easy_cleanup(c->easy);
+	free(c);
+}
+
+/* Signs and starts op for sh (NULL for the listing).  -1: e filled. */
+static int
+start(struct kl_reader *r, int op, struct shard *sh, struct kl_err *e)
+{
+	struct kl_aws *a = r->aws;
+	const struct kl_creds *cr;
+	struct kl_hdrs h;
+	struct call *c;
+	time_t now;
+
+	kl_err_clear(e);
+	if ((c = call_get(r)) == NULL) {
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
+		    strerror(ENOMEM));
+		return -1;
+	}
+	c->op = op;
+	c->sh = sh;
+	body_of(r, op, sh, &c->body);
+	kl_hdrs_init(&c->ophdrs);
+	kl_hdrs_init(&h);
+	if (c->body.err || kl_kinesis_req(&c->q, &c->ophdrs, op_names[op],
+	    c->body.data, c->body.len) == -1) {
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
+		    strerror(ENOMEM));
+		goto bad;
+	}
+	now = time(NULL) + a->skew;
+	if (kl_credsrc_get(a->creds, now, &cr, e) == -1)
+		goto bad;
+	if (kl_creds_copy(&c->creds, cr) == -1) {
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
+		    strerror(ENOMEM));
+		goto bad;
+	}
+	if (kl_aws_sign(a, &c->q, cr, now, &h, e) == -1)
+		goto bad;
+	c->hr.method = "POST";
+	c->hr.url = r->url;
+	c->hr.hdrs = &h;
+	c->hr.body = c->body.data;
+	c->hr.len = c->body.len;
+	if (kl_http_prepare(&c->x, c->easy, &a->http, &c->hr, &c->resp,
+	    e) == -1)
+		goto bad;
+	kl_hdrs_free(&h);
+	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+	if (curl_multi_add_handle(r->multi, c->easy) != CURLM_OK) {
+		kl_http_finish(&c->x, CURLE_FAILED_INIT, e);
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL,
+		    "cannot start a transfer");
+		call_put(r, c);
+		return -1;
+	}
+	r->inflight++;
+	c->busy = 1;
+	if (op == OP_GET) {
+		c->est = sh->body_est ? sh->body_est : BODY_GUESS;
+		r->body_inflight += c->est;
+		r->gets_inflight++;
+		sh->call_ms = kl_mono_ms();
+	}
+	if (sh != NULL)
+		sh->state = S_BUSY;
+	else
+		r->list_busy = 1;
+	return 0;
+bad:
+	kl_hdrs_free(&h);
+	call_put(r, c);
+	return -1;
+}
+
+static int
+is_throttle(const char *code)
+{
+	return strstr(code, "Throttl") != NULL ||
+	    strstr(code, "LimitExceeded") != NULL ||
+	    strcmp(code, "ProvisionedThroughputExceededException") == 0;
+}
+
+/* The state a shard goes back to for its call op to be made again. */
+static int
+retry_state(int op)
+{
+	return op == OP_GET ? S_READY : S_NEEDITER;
+}
+
+/* Schedules call c again after a failure e, or ends the run. */
+static void
+failed(struct kl_reader *r, struct call *c, struct kl_err *e)
+{
+	struct shard *sh = c->sh;
+	int *fails = sh ? &sh->fails : &r->list_fails;
+	int *creds = sh ? &sh->creds_again : &r->list_creds;
+	int *skew = sh ? &sh->skew_again : &r->list_skew;
+	const char *who = sh ? sh->id : "ListShards";
+	long delay = 0, now = kl_mono_ms();
+
+	switch (e->kind) {
+	case KL_ERR_STOPPED:
+		break;
+	case KL_ERR_CREDS:
+		if ((*creds)++)
+			goto fatal;
+		kl_log(KL_WARNING, 0, "HTTP %ld %s, refreshing credentials",
+		    e->status, e->code);
+		kl_credsrc_expired(r->aws->creds);
+		break;
+	case KL_ERR_SKEW:
+		if ((*skew)++ || c->resp.date == 0)
+			goto fatal;
+		r->aws->skew = (long)(c->resp.date - time(NULL));
+		kl_log(KL_WARNING, 0, "HTTP %ld %s: local clock is %ld s %s "
+		    "the server's, signing again", e->status, e->code,
+		    labs(r->aws->skew), r->aws->skew > 0 ? "behind" :
+		    "ahead of");
+		break;
+	case KL_ERR_ITERATOR:
+		if (sh == NULL || ++*fails > RETRIES)
+			goto fatal;
+		sh->expired++;
+		resume_spec(sh);
+		kl_log(KL_INFO, 0, "%s: iterator expired, new one at %s%s%s",
+		    sh->id, from_names[sh->spec.type],
+		    sh->spec.seq[0] ? " " : "", sh->spec.seq);
+		sh->state = S_NEEDITER;
+		sh->next_ms = now;
+		return;
+	case KL_ERR_TRANSIENT:
+		if (++*fails > RETRIES)
+			goto fatal;
+		delay = kl_backoff_ms(*fails, BASE_MS, CAP_MS);
+		if (c->resp.retry_after_ms > delay && e->status != 0)
+			delay = c->resp.retry_after_ms;
+		if (sh != NULL) {
+			sh->retries++;
+			if (is_throttle(e->code))
+				sh->throttles++;
+		}
+		if (e->status != 0)
+			kl_log(KL_WARNING, 0, "%s: %s: HTTP %ld%s%s, retry %d "
+			    "of %d in %ld ms", who, op_names[c->op], e->status,
+			    e->code[0] ? " " : "", e->code, *fails, RETRIES,
+			    delay);
+		else
+			kl_log(KL_WARNING, 0, "%s: %s, retry %d of %d in %ld "
+			    "ms", who, strstr(e->msg, ": (") ?
+			    strstr(e->msg, ": (") + 2 : e->msg, *fails,
+			    RETRIES, delay);
+		break;
+	default:
+		goto fatal;
+	}
+	if (sh != NULL) {
+		sh->state = retry_state(c->op);
+		sh->next_ms = now + delay;
+	} else
+		r->list_next_ms = now + delay;
+	return;
+fatal:
+	if (e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_ITERATOR) {
+		size_t k = strlen(e->msg);
+
+		e->kind = KL_ERR_TRANSIENT;
+		snprintf(e->msg + k, sizeof(e->msg) - k, " (gave up after %d "
+		    "retries)", RETRIES);
+	}
+	fail(r, e);
+}
+
+/*
+ * GetShardIterator refused a checkpoint position: aged out of the
+ * stream's retention.  Returns 1 if the shard falls back.
+ */
+static int
+aged_out(struct shard *sh, const struct kl_err *e)
+{
+	if (sh->spec.user || strcmp(e->code, "InvalidArgumentException") != 0 ||
+	    strstr(e->msg, "StartingSequenceNumber") == NULL ||
+	    (sh->spec.type != KL_FROM_AT_SEQUENCE &&
+	    sh->spec.type != KL_FROM_AFTER_SEQUENCE))
+		return 0;
+	kl_log(KL_WARNING, 0, "%s: position %s is no longer in the stream "
+	    "(aged out of its retention?): reading from TRIM_HORIZON; the "
+	    "records after it that were trimmed are lost", sh->id,
+	    sh->spec.seq);
+	memcpy(sh->pos, sh->spec.seq, sizeof(sh->pos));
+	memset(&sh->spec, 0, sizeof(sh->spec));
+	sh->spec.type = KL_FROM_TRIM_HORIZON;
+	sh->gap = 1;
+	sh->state = S_NEEDITER;
+	sh->next_ms = kl_mono_ms();
+	return 1;
+}
+
+static void
+got_list(struct kl_reader *r, struct call *c)
+{
+	struct kl_jspan top, shards, s, tok;
+	struct kl_jiter it;
+	struct kl_err e;
+	size_t i;
+
+	if (kl_js_parse(c->resp.body.data ? c->resp.body.data : "",
+	    c->resp.body.len, &top, NULL) == -1 || top.type != KL_JOBJ ||
+	    !kl_js_get(&top, "Shards", &shards) ||
+	    kl_js_iter_init(&it, &shards) == -1) {
+		kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL,
+		    "ListShards: reply has no Shards array");
+		fail(r, &e);
+		return;
+	}
+	while (kl_js_iter_next(&it, NULL, &s))
+		if (list_entry(r, &s) == -1) {
+			fail_nomem(r);
+			return;
+		}
+	r->list_fails = r->list_creds = r->list_skew = 0;
+	kl_buf_reset(&r->list_token);
+	if (kl_js_get(&top, "NextToken", &tok) && tok.type == KL_JSTR &&
+	    tok.n > 2) {
+		if (kl_js_str(&tok, &r->list_token) == -1 ||
+		    r->list_token.err)
+			fail_nomem(r);
+		r->list_next_ms = kl_mono_ms();
+		return;
+	}
+	if (!r->listed) {
+		r->listed = 1;
+		for (i = 0; i < r->o.nshards; i++)
+			if (find_shard(r, r->o.shards[i],
+			    strlen(r->o.shards[i])) == NULL) {
+				kl_err_set(&e, KL_ERR_PERMANENT, 0,
+				    "ResourceNotFoundException", "shard '%s' "
+				    "not found in stream '%s'",
+				    r->o.shards[i], r->o.stream->name);
+				fail(r, &e);
+				return;
+			}
+		kl_log(KL_INFO, 0, "stream '%s': %zu shards to read",
+		    r->o.stream->name, r->n);
+	}
+	r->list_next_ms = r->o.follow ? kl_mono_ms() + LIST_EVERY_MS : -1;
+	if (r->list_again) {
+		r->list_again = 0;
+		r->list_next_ms = kl_mono_ms();
+	} else
+		r->list_urgent = 0;
+	wake(r);
+}
+
+static void
+got_iter(struct kl_reader *r, struct call *c)
+{
+	struct shard *sh = c->sh;
+	struct kl_jspan top, it;
+	long now = kl_mono_ms(), t;
+
+	if (kl_js_parse(c->resp.body.data ? c->resp.body.data : "",
+	    c->resp.body.len, &top, NULL) == -1 || top.type != KL_JOBJ ||
+	    !kl_js_get(&top, "ShardIterator", &it) || it.type != KL_JSTR ||
+	    it.n <= 2) {
+		/* No iterator: a closed shard with nothing after the start. */
+		shard_end(r, sh, NULL);
+		return;
+	}
+	kl_buf_reset(&sh->iter);
+	if (kl_js_str(&it, &sh->iter) == -1 || sh->iter.err) {
+		fail_nomem(r);
+		return;
+	}
+	sh->skip_pending = sh->spec.type == KL_FROM_AT_SEQUENCE &&
+	    sh->spec.sub >= 0;
+	if (sh->spec.type == KL_FROM_LATEST) {
+		/* Pin LATEST: a renewal must not skip what came since. */
+		sh->spec.type = KL_FROM_AT_TIMESTAMP;
+		sh->spec.ms = (c->resp.date ? (long long)c->resp.date :
+		    (long long)(time(NULL) + r->aws->skew)) * 1000 - 1000;
+	}
+	sh->state = S_READY;
+	t = sh->call_ms ? sh->call_ms + r->interval_ms : now;
+	sh->next_ms = t > now ? t : now;
+}
+
+/* Notes the first record after a checkpoint that had aged out. */
+static void
+report_gap(struct shard *sh, const struct kl_page_rec *rec)
+{
+	kl_log(KL_WARNING, 0, "%s: gap in the data: records after %s and "
+	    "before %.*s were trimmed before they could be read", sh->id,
+	    sh->pos, (int)rec->seq_len, rec->seq);
+	sh->gap = 0;
+}
+
+/* Writes the records of a page; returns 1 if the page was not finished. */
+static int
+emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
+{
+	struct kl_page_rec rec;
+	struct kl_err e;
+	int k;
+
+	while (!kl_stopping() && !r->done && !r->failed) {
+		if ((k = kl_page_next(pg, &rec)) == 0)
+			return 0;
+		if (k == KL_PAGE_UNTIL) {
+			sh->state = S_UNTIL;
+			kl_log(KL_INFO, 0, "%s: reached --until", sh->id);
+			return 1;
+		}
+		if (k == -1) {
+			kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL, "GetRecords "
+			    "on %s: %s", sh->id, errno == EBADMSG ? pg->why :
+			    strerror(errno));
+			fail(r, &e);
+			return 1;
+		}
+		if (r->o.emit(r->o.arg, rec.line, rec.len) == -1) {
+			kl_err_set(&e, KL_ERR_PERMANENT, errno, NULL,
+			    "cannot write the standard output: %s",
+			    strerror(errno));
+			e.sys = errno;
+			fail(r, &e);
+			return 1;
+		}
+		if (sh->gap)
+			report_gap(sh, &rec);
+		memcpy(sh->pos, rec.seq, rec.seq_len);
+		sh->pos[rec.seq_len] = '\0';
+		sh->pos_sub = rec.last ? KL_CKPT_WHOLE : rec.sub;
+		sh->any = sh->moved = 1;
+		sh->records++;
+		r->ckpt_dirty = 1;
+		if (++r->emitted == r->o.limit)
+			r->done = 1;
+	}
+	return 1;
+}
+
+static void
+got_page(struct kl_reader *r, struct call *c)
+{
+	struct shard *sh = c->sh;
+	struct kl_page *pg = &r->page;
+	struct kl_err e;
+	long now, next, idle;
+	int empty;
+
+	sh->body_est = c->resp.body.len + c->resp.body.len / 8;
+	pg->prefix = sh->prefix;
+	pg->prefix_len = sh->prefix_len;
+	pg->shard_id = sh->id;
+	pg->skip_seq = sh->skip_pending ? sh->spec.seq : NULL;
+	pg->skip_sub = sh->spec.sub;
+	if (kl_page_open(pg, c->resp.body.data ? c->resp.body.data : "",
+	    c->resp.body.len, &e) == -1) {
+		fail(r, &e);
+		return;
+	}
+	sh->calls++;
+	sh->fails = sh->creds_again = sh->skew_again = 0;
+	if (pg->has_mbl)
+		sh->mbl = pg->mbl;
+	sh->state = S_READY;
+	if (emit_page(r, sh, pg)) {
+		if (pg->nrec > 0)
+			sh->skip_pending = 0;
+		return;
+	}
+	empty = pg->nrec == 0;
+	if (!empty)
+		sh->skip_pending = 0;
+	resume_spec(sh);
+	if (!pg->has_next) {
+		shard_end(r, sh, pg);
+		return;
+	}
+	kl_buf_reset(&sh->iter);
+	if (kl_js_str(&pg->next, &sh->iter) == -1 || sh->iter.err) {
+		fail_nomem(r);
+		return;
+	}
+	now = kl_mono_ms();
+	idle = r->o.poll_ms > r->interval_ms ? r->o.poll_ms : r->interval_ms;
+	next = sh->call_ms + r->interval_ms;
+	if (empty && pg->mbl == 0) {
+		if (sh->closed) {
+			shard_end(r, sh, pg);
+			return;
+		}
+		if (!r->o.follow) {
+			sh->state = S_CAUGHT;
+			kl_log(KL_DEBUG, 0, "%s: caught up", sh->id);
+			return;
+		}
+		if (r->o.until_ms > 0 &&
+		    kl_now_ms() + r->aws->skew * 1000LL >
+		    r->o.until_ms + UNTIL_SLACK_MS) {
+			sh->state = S_UNTIL;
+			return;
+		}
+		next = sh->call_ms + idle;
+	}
+	if (pg->data_bytes >= BIG_PAGE && next < now + BIG_PAUSE_MS)
+		next = now + BIG_PAUSE_MS;
+	sh->next_ms = next;
+}
+
+static void
+complete(struct kl_reader *r, struct call *c, CURLcode rc)
+{
+	struct kl_err e;
+	struct shard *sh = c->sh;
+
+	curl_multi_remove_handle(r->multi, c->easy);
+	r->inflight--;
+	if (c->op == OP_GET) {
+		r->body_inflight -= c->est;
+		r->gets_inflight--;
+	} else if (c->op == OP_LIST)
+		r->list_busy = 0;
+	if (kl_http_finish(&c->x, (int)rc, &e) == 0 &&
+	    kl_aws_reply(r->aws, &c->q, &c->creds, &c->resp, &e) == 0) {
+		if (c->op == OP_LIST)
+			got_list(r, c);
+		else if (c->op == OP_ITER)
+			got_iter(r, c);
+		else
+			got_page(r, c);
+	} else if (e.kind == KL_ERR_STOPPED) {
+		if (sh != NULL)
+			sh->state = retry_state(c->op);
+	} else if (sh != NULL && c->op == OP_ITER && aged_out(sh, &e)) {
+		;
+	} else if (strcmp(e.code, "ResourceNotFoundException") == 0 &&
+	    sh != NULL && sh->closed) {
+		kl_log(KL_WARNING, 0, "%s: %s", sh->id, e.msg);
+		shard_end(r, sh, NULL);
+	} else
+		failed(r, c, &e);
+	call_put(r, c);
+}
+
+/* Starts what is due; returns the next time something falls due. */
+static long
+schedule(struct kl_reader *r, long now)
+{
+	struct kl_err e;
+	struct shard *sh;
+	long due = now + TICK_MS;
+	size_t i, k;
+	size_t est;
+
+	if (!r->list_busy && r->list_next_ms >= 0) {
+		if (r->list_next_ms <= now) {
+			if (start(r, OP_LIST, NULL, &e) == -1)
+				failed(r, &(struct call){ .op = OP_LIST }, &e);
+		} else if (r->list_next_ms < due)
+			due = r->list_next_ms;
+	}
+	for (k = 0; k < r->n && !r->failed; k++) {
+		i = (r->rr + k) % r->n;
+		sh = r->sh[i];
+		if (sh->state != S_NEEDITER && sh->state != S_READY)
+			continue;
+		if (sh->next_ms > now) {
+			if (sh->next_ms < due)
+				due = sh->next_ms;
+			continue;
+		}
+		if (r->inflight >= MAX_INFLIGHT)
+			break;
+		est = sh->body_est ? sh->body_est : BODY_GUESS;
+		if (sh->state == S_READY && r->gets_inflight > 0 &&
+		    r->body_inflight + est > BODY_BUDGET)
+			continue;
+		if (start(r, sh->state == S_READY ? OP_GET : OP_ITER, sh,
+		    &e) == -1) {
+			struct call fake = { .op = sh->state == S_READY ?
+			    OP_GET : OP_ITER, .sh = sh };
+
+			kl_http_resp_init(&fake.resp);
+			failed(r, &fake, &e);
+		}
+	}
+	if (r->n > 0)
+		r->rr = (r->rr + 1) % r->n;
+	return due;
+}
+
+/* Whether nothing is left to do (drain, --until or --limit). */
+static int
+finished(const struct kl_reader *r)
+{
+	const char *pid[2];
+	struct shard *sh, *p;
+	size_t i;
+	int k, blocked;
+
+	if (r->done)
+		return 1;
+	if (!r->listed || r->inflight > 0 || r->list_urgent)
+		return 0;
+	for (i = 0; i < r->n; i++) {
+		sh = r->sh[i];
+		switch (sh->state) {
+		case S_DONE: case S_SKIP: case S_UNTIL:
+			continue;
+		case S_CAUGHT:
+			if (!r->o.follow)
+				continue;
+			return 0;
+		case S_WAIT:
+			/* Behind a parent that will not end in this run? */
+			pid[0] = sh->parent;
+			pid[1] = sh->adj;
+			blocked = 0;
+			for (k = 0; k < 2; k++)
+				if (pid[k][0] != '\0' &&
+				    (p = find_shard(r, pid[k],
+				    strlen(pid[k]))) != NULL &&
+				    (p->state == S_UNTIL ||
+				    (p->state == S_CAUGHT && !r->o.follow)))
+					blocked = 1;
+			if (blocked)
+				continue;
+			return 0;
+		default:
+			return 0;
+		}
+	}
+	return 1;
+}
+
+/* Moves the positions into the checkpoint and has the command save it. */
+static void
+commit(struct kl_reader *r)
+{
+	struct kl_err e;
+	struct shard *sh;
+	size_t i;
+
+	r->commit_ms = kl_mono_ms() + COMMIT_MS;
+	if (!r->o.commit || r->o.ckpt == NULL || !r->ckpt_dirty)
+		return;
+	for (i = 0; i < r->n; i++) {
+		sh = r->sh[i];
+		if (sh->moved && kl_ckpt_set(r->o.ckpt, sh->id, sh->pos,
+		    sh->pos_sub) == -1)
+			kl_log(KL_ERROR, errno, "%s: cannot checkpoint %s",
+			    sh->id, sh->pos);
+		sh->moved = 0;
+		if (sh->ended && kl_ckpt_set_closed(r->o.ckpt, sh->id) == -1)
+			kl_log(KL_ERROR, errno, "%s: cannot checkpoint", sh->id);
+	}
+	kl_err_clear(&e);
+	if (r->o.commit_cb(r->o.arg, &e) == -1) {
+		kl_log(KL_ERROR, 0, "%s", e.msg);
+		return;
+	}
+	r->ckpt_dirty = 0;
+}
+
+static const char *const state_names[] = {
+	"waiting", "starting", "reading", "reading", "done", "caught up",
+	"until", "skipped",
+};
+
+static void
+progress(struct kl_reader *r, long dt)
+{
+	struct shard *sh;
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		sh = r->sh[i];
+		if ((is_end(sh->state) || sh->state == S_WAIT) &&
+		    sh->records == sh->tick_records)
+			continue;
+		kl_log(KL_INFO, 0, "%s: %llu records, %.1f/s, %lld ms behind, "
+		    "%s", sh->id, sh->records, dt > 0 ?
+		    (double)(sh->records - sh->tick_records) * 1000.0 / dt : 0,
+		    sh->mbl, state_names[sh->state]);
+		sh->tick_records = sh->records;
+	}
+}
+
+static void
+metric(struct kl_buf *b, const char *name, const char *type,
+    const char *help)
+{
+	kl_buf_addf(b, "# HELP kl_read_shard_%s %s\n# TYPE kl_read_shard_%s "
+	    "%s\n", name, help, name, type);
+}
+
+/* Rewrites the Prometheus text file of --stats-file, atomically. */
+static void
+write_stats(struct kl_reader *r)
+{
+	static const struct {
+		const char	*name, *type, *help;
+		size_t		 off;
+	} m[] = {
+		{ "records_total", "counter", "Records written.",
+		    offsetof(struct shard, records) },
+		{ "get_records_total", "counter", "GetRecords calls that "
+		    "succeeded.", offsetof(struct shard, calls) },
+		{ "retries_total", "counter", "Calls retried after a "
+		    "transient failure.", offsetof(struct shard, retries) },
+		{ "throttles_total", "counter", "Calls the service throttled.",
+		    offsetof(struct shard, throttles) },
+		{ "expired_iterators_total", "counter", "Shard iterators "
+		    "that expired.", offsetof(struct shard, expired) },
+	};
+	struct kl_buf b;
+	size_t i, j;
+	const char *s = r->o.stream->name;
+
+	if (r->o.stats_file == NULL)
+		return;
+	kl_buf_init(&b);
+	for (j = 0; j < sizeof(m) / sizeof(m[0]); j++) {
+		metric(&b, m[j].name, m[j].type, m[j].help);
+		for (i = 0; i < r->n; i++)
+			kl_buf_addf(&b, "kl_read_shard_%s{stream=\"%s\","
+			    "shard_id=\"%s\"} %llu\n", m[j].name, s,
+			    r->sh[i]->id, *(unsigned long long *)(void *)
+			    ((char *)r->sh[i] + m[j].off));
+	}
+	metric(&b, "millis_behind_latest", "gauge", "MillisBehindLatest of "
+	    "the shard's last GetRecords reply.");
+	for (i = 0; i < r->n; i++)
+		kl_buf_addf(&b, "kl_read_shard_millis_behind_latest{stream="
+		    "\"%s\",shard_id=\"%s\"} %lld\n", s, r->sh[i]->id,
+		    r->sh[i]->mbl);
+	metric(&b, "shard_done", "gauge", "1 once the shard was read to "
+	    "its end (or --until), else 0.");
+	for (i = 0; i < r->n; i++)
+		kl_buf_addf(&b, "kl_read_shard_shard_done{stream=\"%s\","
+		    "shard_id=\"%s\"} %d\n", s, r->sh[i]->id,
+		    is_end(r->sh[i]->state) || r->sh[i]->state == S_UNTIL);
+	metric(&b, "last_update_timestamp_seconds", "gauge", "When this file "
+	    "was written.");
+	kl_buf_addf(&b, "kl_read_shard_last_update_timestamp_seconds{stream="
+	    "\"%s\"} %.3f\n", s, kl_now_ms() / 1000.0);
+	if (b.err || kl_atomic_write(r->o.stats_file, b.data, b.len,
+	    0644) == -1)
+		kl_log(KL_WARNING, b.err ? ENOMEM : errno, "cannot write "
+		    "'%s'", r->o.stats_file);
+	kl_buf_free(&b);
+}
+
+static void
+timers(struct kl_reader *r, long now)
+{
+	if (now >= r->tick_ms) {
+		if (kl_verbose >= 1)
+			progress(r, now - (r->tick_ms - TICK_MS));
+		write_stats(r);
+		r->tick_ms = now + TICK_MS;
+	}
+	if (now >= r->commit_ms)
+		commit(r);
+}
+
+/*
+ * Sets up a reader of o->stream over a (set up by kl_kinesis_init, its
+ * credentials and skew used and updated).  o is copied; the strings,
+ * the stream and the checkpoint it points to stay the caller's and must
+ * outlive the reader.  Returns the reader, or NULL with e filled.
+ */
+struct kl_reader *
+kl_reader_new(struct kl_aws *a, const struct kl_reader_opts *o,
+    struct kl_err *e)
+{
+	struct kl_reader *r;
+	struct kl_buf u;
+
+	kl_err_clear(e);
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		goto nomem;
+	r->aws = a;
+	r->o = *o;
+	if (r->o.max_rate <= 0)
+		r->o.max_rate = 2;
+	r->interval_ms = (long)(1000.0 / r->o.max_rate + 0.5);
+	kl_page_init(&r->page);
+	r->page.data_only = o->data_only;
+	r->page.until_ms = o->until_ms;
+	kl_buf_init(&r->list_token);
+	kl_buf_init(&u);
+	kl_buf_adds(&u, a->origin);
+	kl_buf_adds(&u, a->base_path);
+	kl_buf_addc(&u, '/');
+	if (u.err || (r->url = kl_buf_steal(&u)) == NULL ||
+	    (r->multi = curl_multi_init()) == NULL) {
+		kl_reader_free(r);
+		goto nomem;
+	}
+	curl_multi_setopt(r->multi, CURLMOPT_MAXCONNECTS,
+	    (long)MAX_INFLIGHT + 4);
+	return r;
+nomem:
+	kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
+	return NULL;
+}
+
+/*
+ * Reads until there is nothing left to read: every shard caught up or
+ * read to its end (without o->follow), --until passed on every shard,
+ * --limit records written, or a stop signal (kl_stopping(): the caller
+ * then dies of it).  The positions are committed at the end, whatever
+ * happened.  Returns 0, or -1 with e filled: KL_ERR_TRANSIENT when
+ * retries ran out (exit 75), KL_ERR_PERMANENT for anything else fatal
+ * (unknown stream or shard, an error reply, a write error: exit 1).
+ */
+int
+kl_reader_run(struct kl_reader *r, struct kl_err *e)
+{
+	CURLMsg *m;
+	struct call *c;
+	long now, due, wait;
+	int running, left;
+
+	kl_err_clear(e);
+	r->start_ms = kl_mono_ms();
+	r->tick_ms = r->start_ms + TICK_MS;
+	r->commit_ms = r->start_ms + COMMIT_MS;
+	r->list_next_ms = r->start_ms;
+	r->list_urgent = 1;
+	while (!r->failed && !kl_stopping() && !finished(r)) {
+		now = kl_mono_ms();
+		due = schedule(r, now);
+		if (r->failed)
+			break;
+		timers(r, now);
+		if (r->commit_ms < due)
+			due = r->commit_ms;
+		wait = due - kl_mono_ms();
+		if (wait > 200)
+			wait = 200;
+		if (wait < 0)
+			wait = 0;
+		curl_multi_poll(r->multi, NULL, 0, (int)wait, NULL);
+		curl_multi_perform(r->multi, &running);
+		while ((m = curl_multi_info_read(r->multi, &left)) != NULL) {
+			if (m->msg != CURLMSG_DONE)
+				continue;
+			c = NULL;
+			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
+			    (char **)&c);
+			if (c != NULL)
+				complete(r, c, m->data.result);
+		}
+	}
+	commit(r);
+	write_stats(r);
+	if (kl_verbose >= 1)
+		progress(r, kl_mono_ms() - (r->tick_ms - TICK_MS));
+	if (r->failed) {
+		*e = r->err;
+		return -1;
+	}
+	return 0;
+}
+
+/* Records written so far. */
+unsigned long long
+kl_reader_count(const struct kl_reader *r)
+{
+	return r->emitted;
+}
+
+/* Stops the transfers in flight and frees r; safe on NULL. */
+void
+kl_reader_free(struct kl_reader *r)
+{
+	struct kl_err e;
+	struct call *c, *next;
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (c = r->all_calls; c != NULL; c = next) {
+		next = c->all;
+		if (c->busy) {
+			curl_multi_remove_handle(r->multi, c->easy);
+			kl_http_finish(&c->x, CURLE_ABORTED_BY_CALLBACK, &e);
+		}
+		call_free(c);
+	}
+	if (r->multi != NULL)
+		curl_multi_cleanup(r->multi);
+	for (i = 0; i < r->n; i++) {
+		kl_buf_free(&r->sh[i]->iter);
+		free(r->sh[i]->prefix);
+		free(r->sh[i]);
+	}
+	free(r->sh);
+	kl_page_free(&r->page);
+	kl_buf_free(&r->list_token);
+	free(r->url);
+	free(r);
+}
