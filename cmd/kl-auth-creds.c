@@ -142,7 +142,11 @@ cmd_creds(struct opts *o, int verify)
 	o->aws.auth = o->name;
 	o->aws.endpoint_sts = 1;
 	load_cfg(o, &cfg, &noregion);
-	kl_cfg_debug(&cfg);
+	if (noregion)
+		kl_log(KL_DEBUG, 0, "no region: only credentials that need no "
+		    "STS");
+	else
+		kl_cfg_debug(&cfg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    kl_sts_init(&sts, cfg.ca_bundle, KL_STS_CACHE) == -1)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");

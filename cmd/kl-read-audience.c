@@ -153,8 +153,8 @@ number(const char *arg, const char *opt, unsigned long long min,
     unsigned long long max, unsigned long long *v)
 {
 	if (kl_parse_uint(arg, min, max, v) == -1) {
-		kl_log(KL_ERROR, 0, "%s wants a whole number from %llu to %llu: "
-		    "'%s'", opt, min, max, arg);
+		kl_log(KL_ERROR, 0, "%s wants a whole number from %llu to "
+		    "%llu: '%s'", opt, min, max, arg);
 		usage(2);
 	}
 }

@@ -590,15 +590,13 @@ do_line(struct state *st, const char *line, size_t len, struct kl_err *e)
 		pos = get_pos(st, f, &p) == 0;
 	if (st->fatal)
 		return -1;
-	if (st->code != NULL)
-		;
-	else if (st->jq != NULL)
+	if (st->code == NULL && st->jq != NULL)
 		run_filter(st, line, len);
-	else if (kin)
+	else if (st->code == NULL && kin)
 		event_of(st, f[4] != NULL ? f[4] : f[5], f[4] == NULL);
-	else if (top.type != KL_JOBJ)
+	else if (st->code == NULL && top.type != KL_JOBJ)
 		fail(st, "NotAnObject", "not a JSON object");
-	else {
+	else if (st->code == NULL) {
 		kl_buf_add(&st->evs, top.p, top.n);
 		end_event(st);
 	}

@@ -9,7 +9,7 @@
  *
  *	scan every page (limit 100, _next)	kl_members_add per member
  *	kl_members_finish			sorted DIR/members.new
- *	kl_members_diff				enter and exit events, emitted
+ *	kl_members_diff				enters and exits written
  *	flush					the events are out
  *	kl_members_commit			DIR/members replaced
  *
@@ -71,7 +71,7 @@
 #include "jscan.h"
 
 #define WARN_MAX	10	/* skipped profiles named per scan */
-#define DUP_KEYS	256	/* members checked for duplicates by hashing */
+#define DUP_KEYS	256	/* names checked for duplicates by hashing */
 #define DUP_PAIRWISE	16	/* up to this many, compared pairwise */
 
 static int
@@ -546,8 +546,8 @@ kl_audience_open(struct kl_audience *a, const char *state,
 			return nomem(e);
 		if (mkdtemp(a->dir) == NULL) {
 			e->sys = errno;
-			kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot make a "
-			    "temporary folder in '%s': %s", tmp,
+			kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot make "
+			    "a temporary folder in '%s': %s", tmp,
 			    strerror(errno));
 			free(a->dir);
 			a->dir = NULL;
@@ -656,11 +656,11 @@ struct cycle {
 	struct kl_audience		*a;
 	struct kl_audience_stats	*st;
 	struct kl_buf			 page, key, fields, line, scanf;
-	time_t				 when;	/* the scan's start */
-	long				 seen;	/* profiles of this scan */
-	int				 only;	/* emit this event kind only */
+	time_t				 when;	/* scan start */
+	long				 seen;	/* profiles */
+	int				 only;	/* event kind */
 	int				 stopped, werr;
-	int				 cleaned;	/* the tmp folder is gone */
+	int				 cleaned;	/* tmp gone */
 };
 
 /* Reports a profile that cannot be a member: the first few at warning. */

@@ -296,6 +296,7 @@ done:
 
 /* Batches. */
 
+/* Prepares an empty batch; kl_lytics_batch_free releases it. */
 void
 kl_lytics_batch_init(struct kl_lytics_batch *b)
 {
@@ -311,6 +312,7 @@ kl_lytics_batch_reset(struct kl_lytics_batch *b)
 	b->n = 0;
 }
 
+/* Frees what b holds and leaves it empty. */
 void
 kl_lytics_batch_free(struct kl_lytics_batch *b)
 {
@@ -319,7 +321,7 @@ kl_lytics_batch_free(struct kl_lytics_batch *b)
 	kl_lytics_batch_init(b);
 }
 
-/* The request body's size if an event of n bytes were added. */
+/* The request body's size, brackets included, with n more bytes. */
 size_t
 kl_lytics_batch_size_with(const struct kl_lytics_batch *b, size_t n)
 {
@@ -651,6 +653,7 @@ kl_lytics_scan_page(struct kl_lytics_scan *sc, struct kl_jspan *data,
 	return count;
 }
 
+/* Frees what sc holds, the last page included. */
 void
 kl_lytics_scan_close(struct kl_lytics_scan *sc)
 {

@@ -314,8 +314,8 @@ stop_stage(struct kl_pipeline *pl, struct kl_stage *st, int sig, int relay)
 		return;
 	if (relay)
 		st->relayed = sig;
-	else if (st->stopped)
-		return;
+	else if (st->stopped || st->relayed)
+		return;		/* once is enough: a second would kill it */
 	else
 		st->stopped = sig;
 	kl_log(KL_DEBUG, 0, "sending signal %d to %s (pid %ld)", sig,

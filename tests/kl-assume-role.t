@@ -68,7 +68,7 @@ like "$err" "no authorization named 'nope'" "an unknown authorization: said"
 # --- Against the fake STS. ----------------------------------------------
 
 if ! have_sts || ! start_sts; then
-	skip 64 "the fake STS cannot run (python3-botocore)"
+	skip 71 "the fake STS cannot run (python3-botocore)"
 	done_testing
 	exit 0
 fi

@@ -261,7 +261,7 @@ is "$?" 1 "creds >/dev/full: exit 1"
 # --- Against the fake STS. ----------------------------------------------
 
 if ! have_sts || ! start_sts; then
-	skip 62 "the fake STS cannot run (python3-botocore)"
+	skip 68 "the fake STS cannot run (python3-botocore)"
 	done_testing
 	exit 0
 fi

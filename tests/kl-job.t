@@ -26,7 +26,8 @@ export FAKE_DIR
 # A fake stage.  FAKE_KL_X (for kl-x): "cat" (default) copies its input;
 # "emit N" writes N acknowledgements; "json TEXT" writes TEXT; "exit N";
 # "wait" runs until a signal, noting each SIGTERM or SIGINT it gets, and
-# dies of it after 0.3 s; "sig NAME" dies of that signal.
+# dies of it after 0.3 s; "after STAGE N" exits N once STAGE waits; "sig
+# NAME" dies of that signal.
 cat >"$T/fake-stage" <<'EOF'
 #!/bin/sh
 name=${0##*/}
@@ -46,7 +47,15 @@ exit*)	exit "${mode#exit }" ;;
 sig*)	kill -"${mode#sig }" $$ ;;
 wait)	trap 'echo TERM >>"$FAKE_DIR/term.$name"; sleep 0.3; trap - TERM; kill -TERM $$' TERM
 	trap 'echo INT >>"$FAKE_DIR/term.$name"; sleep 0.3; trap - INT; kill -INT $$' INT
+	echo ready >"$FAKE_DIR/ready.$name"
 	while :; do sleep 0.1 & wait $!; done ;;
+after*)	set -- ${mode#after }	# after STAGE N: once STAGE waits, exit N
+	i=0
+	while [ ! -e "$FAKE_DIR/ready.$1" ] && [ $i -lt 100 ]; do
+		sleep 0.05
+		i=$((i + 1))
+	done
+	exit "$2" ;;
 esac
 EOF
 chmod +x "$T/fake-stage"
@@ -178,7 +187,7 @@ ok $? "without --once: --follow and the poll interval in ms"
 # --- Statuses and stopping. ----------------------------------------------
 reset_fakes
 start=$(date +%s)
-FAKE_KL_READ_SHARD=wait FAKE_KL_TO_LYTICS=exit\ 75 \
+FAKE_KL_READ_SHARD=wait FAKE_KL_TO_LYTICS="after kl-read-shard 75" \
     run "$B/kl-import" --job "$T/import.job"
 is "$rc" 75 "kl-to-lytics exits 75: so does kl-import"
 is "$(cat "$FAKE_DIR/term.kl-read-shard" 2>/dev/null)" TERM \
@@ -208,8 +217,8 @@ reset_fakes
 FAKE_KL_READ_SHARD=wait FAKE_KL_TO_LYTICS=wait \
     "$B/kl-import" --job "$T/import.job" >"$T/out" 2>"$T/err" &
 pid=$!
-wait_for "$FAKE_DIR/pid.kl-to-lytics" . 200 &&
-    wait_for "$FAKE_DIR/pid.kl-read-shard" . 200
+wait_for "$FAKE_DIR/ready.kl-to-lytics" . 200 &&
+    wait_for "$FAKE_DIR/ready.kl-read-shard" . 200
 kill -TERM "$pid"
 wait "$pid"
 rc=$?
@@ -223,9 +232,9 @@ if command -v setsid >/dev/null 2>&1; then
 	FAKE_KL_READ_SHARD=wait FAKE_KL_TO_LYTICS=wait \
 	    setsid "$B/kl-import" --job "$T/import.job" >"$T/out" 2>"$T/err" &
 	pid=$!
-	wait_for "$FAKE_DIR/pid.kl-to-lytics" . 200 &&
-	    wait_for "$FAKE_DIR/pid.kl-read-shard" . 200
-	kill -INT -- "-$pid"
+	wait_for "$FAKE_DIR/ready.kl-to-lytics" . 200 &&
+	    wait_for "$FAKE_DIR/ready.kl-read-shard" . 200
+	kill -INT "-$pid"
 	wait "$pid"
 	rc=$?
 	is "$rc" 130 "SIGINT to kl-import's group: it dies of it"
@@ -244,7 +253,7 @@ FAKE_KL_READ_SHARD=wait FAKE_KL_TO_LYTICS=wait \
 pid=$!
 wait_for "$S/import.lock" "^$pid\$" 200
 ok $? "the lock file holds the PID of the run"
-wait_for "$FAKE_DIR/pid.kl-to-lytics" . 200
+wait_for "$FAKE_DIR/ready.kl-to-lytics" . 200
 rm -f "$FAKE_DIR/argv.kl-read-shard"
 run "$B/kl-import" --once --job "$T/import.job"
 is "$rc" 75 "overlap: the second run exits 75"

@@ -165,6 +165,7 @@ main(void)
 	kl_buf_free(&b);
 
 	ok(kl_audience_subscription(sub, ids, 3) == 0, "subscription id");
-	is_str(sub, "8b652b8c79f357694a04bd793f533c96", "subscription id: MD5 of \"aaa\\nbbb\\n\"");
+	is_str(sub, "8b652b8c79f357694a04bd793f533c96",
+	    "subscription id: MD5 of \"aaa\\nbbb\\n\"");
 	return done_testing();
 }

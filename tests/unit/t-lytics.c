@@ -83,7 +83,10 @@ standin(const char *dir, char *url, size_t cap)
 	return pid;
 }
 
-/* The string member name of obj, in a static buffer ("" if none). */
+/*
+ * The string member name of obj, in a static buffer ("" if none); a NULL
+ * obj frees the buffer.
+ */
 static const char *
 member(const struct kl_jspan *obj, const char *name)
 {
@@ -91,7 +94,8 @@ member(const struct kl_jspan *obj, const char *name)
 	struct kl_jspan v;
 
 	kl_buf_free(&b);
-	if (!kl_js_get(obj, name, &v) || kl_js_str(&v, &b) == -1)
+	if (obj == NULL || !kl_js_get(obj, name, &v) ||
+	    kl_js_str(&v, &b) == -1)
 		return "";
 	return b.data;
 }
@@ -169,7 +173,7 @@ read_side(void)
 	    "a wrong key: 401, the key not in the message");
 	kl_lytics_close(&a);
 	kl_http_resp_free(&resp);
-	member(&data, "");
+	member(NULL, NULL);
 	kill(pid, SIGTERM);
 	waitpid(pid, NULL, 0);
 	snprintf(url, sizeof(url), "%s/key", dir);
