@@ -91,15 +91,20 @@ kl_page_trim(struct kl_page *pg, size_t limit)
 		kl_buf_free(&pg->tmp);
 }
 
-/* Whether the key span k (with quotes) is lit[0..n). */
+/* Whether the key span k (with quotes) is lit[0..n), escapes aside. */
 static int
 keyis(const struct kl_jspan *k, const char *lit, size_t n)
 {
-	if (k->n == n + 2 && memcmp(k->p + 1, lit, n) == 0)
-		return 1;
-	return memchr(k->p, '\\', k->n) != NULL && kl_js_streqn(k, lit, n);
+	return k->n == n + 2 && memcmp(k->p + 1, lit, n) == 0;
 }
 #define KEYIS(k, lit)	keyis(k, lit, sizeof(lit) - 1)
+
+/* The same for a key that holds escapes (never seen from AWS). */
+static int
+keyis_esc(const struct kl_jspan *k, const char *lit)
+{
+	return memchr(k->p, '\\', k->n) != NULL && kl_js_streq(k, lit);
+}
 
 static int
 bad(struct kl_page *pg, const char *what)
@@ -138,7 +143,8 @@ kl_page_open(struct kl_page *pg, const char *body, size_t n,
 	}
 	kl_js_iter_init(&it, &top);
 	while (kl_js_iter_next(&it, &k, &v)) {
-		if (KEYIS(&k, "Records") && v.type == KL_JARR) {
+		if ((KEYIS(&k, "Records") || keyis_esc(&k, "Records")) &&
+		    v.type == KL_JARR) {
 			pg->records = v;
 			have = 1;
 		} else if (KEYIS(&k, "NextShardIterator") &&
@@ -203,6 +209,22 @@ slow:
 	return (long long)(d * 1000.0 + 0.5);
 }
 
+/* A record member whose key holds escapes: matched the slow way. */
+static void
+slow_member(struct kl_page *pg, const struct kl_jspan *k,
+    const struct kl_jspan *v, struct kl_jspan *data)
+{
+	if (v->type == KL_JSTR && kl_js_streq(k, "SequenceNumber")) {
+		pg->seq = v->p + 1;
+		pg->seq_len = v->n - 2;
+	} else if (v->type == KL_JSTR && kl_js_streq(k, "Data"))
+		*data = *v;
+	else if (v->type == KL_JSTR && kl_js_streq(k, "PartitionKey"))
+		pg->pk = *v;
+	else if (kl_js_streq(k, "ApproximateArrivalTimestamp"))
+		pg->arrival = arrival_ms(v);
+}
+
 /* Reads the members of the record object rec into pg. */
 static int
 load_record(struct kl_page *pg, const struct kl_jspan *rec)
@@ -218,15 +240,21 @@ load_record(struct kl_page *pg, const struct kl_jspan *rec)
 		return bad(pg, "not an object");
 	kl_js_iter_init(&it, rec);
 	while (kl_js_iter_next(&it, &k, &v)) {
-		if (KEYIS(&k, "SequenceNumber") && v.type == KL_JSTR) {
-			pg->seq = v.p + 1;
-			pg->seq_len = v.n - 2;
-		} else if (KEYIS(&k, "Data") && v.type == KL_JSTR)
-			data = v;
-		else if (KEYIS(&k, "PartitionKey") && v.type == KL_JSTR)
-			pg->pk = v;
-		else if (KEYIS(&k, "ApproximateArrivalTimestamp"))
+		if (KEYIS(&k, "SequenceNumber")) {
+			if (v.type == KL_JSTR) {
+				pg->seq = v.p + 1;
+				pg->seq_len = v.n - 2;
+			}
+		} else if (KEYIS(&k, "Data")) {
+			if (v.type == KL_JSTR)
+				data = v;
+		} else if (KEYIS(&k, "PartitionKey")) {
+			if (v.type == KL_JSTR)
+				pg->pk = v;
+		} else if (KEYIS(&k, "ApproximateArrivalTimestamp"))
 			pg->arrival = arrival_ms(&v);
+		else if (memchr(k.p, '\\', k.n) != NULL)
+			slow_member(pg, &k, &v, &data);
 	}
 	if (pg->seq == NULL || pg->seq_len == 0 ||
 	    pg->seq_len > KL_CKPT_SEQMAX)
@@ -241,17 +269,21 @@ load_record(struct kl_page *pg, const struct kl_jspan *rec)
 	kl_buf_reset(&pg->raw);
 	pg->b64 = data.p + 1;
 	pg->b64_len = data.n - 2;
-	if (memchr(pg->b64, '\\', pg->b64_len) != NULL) {
+	if (kl_base64_dec(&pg->raw, pg->b64, pg->b64_len) == -1) {
+		if (errno != EINVAL ||
+		    memchr(pg->b64, '\\', pg->b64_len) == NULL)
+			return errno == EINVAL ?
+			    bad(pg, "Data is not base64") : -1;
 		/* "\/" is legal JSON: unescape first, keep the result. */
 		kl_buf_reset(&pg->tmp);
 		if (kl_js_str(&data, &pg->tmp) == -1 || pg->tmp.err)
 			return -1;
 		pg->b64 = pg->tmp.data;
 		pg->b64_len = pg->tmp.len;
+		if (kl_base64_dec(&pg->raw, pg->b64, pg->b64_len) == -1)
+			return errno == EINVAL ?
+			    bad(pg, "Data is not base64") : -1;
 	}
-	if (kl_base64_dec(&pg->raw, pg->b64, pg->b64_len) == -1)
-		return errno == EINVAL ?
-		    bad(pg, "Data is not base64") : -1;
 	pg->data_bytes += pg->raw.len;
 	return 0;
 }

@@ -53,8 +53,9 @@
  *   MillisBehindLatest, which comes after the records), so GetRecords
  *   calls in flight are admitted against a budget of BODY_BUDGET bytes,
  *   estimated from each shard's previous reply; buffers beyond 256 KiB
- *   are freed after use.  Memory thus stays flat whatever the stream's
- *   size.
+ *   are freed after use, except in BIG_KEPT calls, whose buffers are
+ *   reused (faulting fresh pages in for every reply costs more CPU than
+ *   the copy).  Memory thus stays flat whatever the stream's size.
  * - Output and checkpoints belong to the command: each line goes to the
  *   emit callback; positions reach the checkpoint in memory only at a
  *   commit (every second when something moved, at a shard's end, at the
@@ -80,6 +81,7 @@
 #define BODY_BUDGET	(12UL * 1024 * 1024)
 #define BODY_GUESS	(1024UL * 1024)
 #define KEEP_MAX	(256UL * 1024)
+#define BIG_KEPT	4	/* large reply buffers kept for reuse */
 #define LIST_EVERY_MS	30000L
 #define TICK_MS		10000L
 #define COMMIT_MS	1000L
@@ -146,6 +148,7 @@ struct call {
 	struct kl_creds		 creds;
 	size_t			 est;
 	int			 busy;	/* in the multi handle */
+	int			 big;	/* keeps a large reply buffer */
 	struct call		*next;	/* free list */
 	struct call		*all;	/* every call made */
 };
@@ -160,6 +163,7 @@ struct kl_reader {
 	size_t			 rr;		/* round-robin start */
 	struct call		*free_calls;
 	struct call		*all_calls;
+	int			 big_kept;	/* calls with a large buffer */
 	int			 inflight;
 	size_t			 body_inflight;
 	int			 gets_inflight;
@@ -564,8 +568,14 @@ call_put(struct kl_reader *r, struct call *c)
 {
 	kl_hdrs_free(&c->ophdrs);
 	kl_creds_free(&c->creds);
-	if (c->resp.body.cap > KEEP_MAX)
-		kl_buf_free(&c->resp.body);
+	/* Keep a few large reply buffers: refaulting them costs CPU. */
+	if (c->resp.body.cap > KEEP_MAX && !c->big) {
+		if (r->big_kept < BIG_KEPT) {
+			c->big = 1;
+			r->big_kept++;
+		} else
+			kl_buf_free(&c->resp.body);
+	}
 	if (c->body.cap > KEEP_MAX)
 		kl_buf_free(&c->body);
 	c->sh = NULL;
