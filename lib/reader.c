@@ -78,8 +78,8 @@
 #include "kl.h"
 
 #define MAX_INFLIGHT	64
-#define BODY_BUDGET	(12UL * 1024 * 1024)
-#define BODY_GUESS	(1024UL * 1024)
+#define BODY_BUDGET	(8UL * 1024 * 1024)
+#define BODY_GUESS	(4UL * 1024 * 1024)	/* a reply not seen yet */
 #define KEEP_MAX	(256UL * 1024)
 #define BIG_KEPT	4	/* large reply buffers kept for reuse */
 #define LIST_EVERY_MS	30000L
