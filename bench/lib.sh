@@ -110,14 +110,15 @@ bl_standin() {
 	    head -n 1)
 }
 
-# bl_canned PROG: starts a canned responder that prints "ready PORT":
-# sets CAN_PID and CAN_URL.
+# bl_canned CMD...: starts a canned responder that prints "ready PORT"
+# (CMD may start with "taskset -c N", which execs it: same PID): sets
+# CAN_PID and CAN_URL.
 bl_canned() {
-	"$1" >"$BL_T/canned.out" 2>"$BL_T/canned.err" &
+	"$@" >"$BL_T/canned.out" 2>"$BL_T/canned.err" &
 	CAN_PID=$!
 	BL_PIDS="$BL_PIDS $CAN_PID"
 	if ! bl_wait "$BL_T/canned.out" '^ready [0-9]+' 200; then
-		echo "bench: $1 did not start" >&2
+		echo "bench: $* did not start" >&2
 		bl_stop "$CAN_PID"
 		return 1
 	fi
@@ -125,10 +126,12 @@ bl_canned() {
 	    "$BL_T/canned.out")
 }
 
-# bl_log_cmd CMD...: records CMD in $BL_T/commands (once), with the
-# scratch directory, ports and batch numbers made generic.
+# bl_log_cmd CMD...: records CMD in $BL_T/commands, with the scratch
+# directory, the source tree, the kl build, ports, batch numbers, shard
+# ids and per-call values made generic, so each command shows once.
 bl_log_cmd() {
-	printf '%s\n' "$*" | sed -e "s#$BL_T#\$T#g" \
+	printf '%s\n' "$*" | sed -e "s#$BL_T#\$T#g" -e "s#$BL_ROOT/##g" \
+	    -e 's#[^ ]*/cmd/\(kl-[a-z-]*\)#\1#g' \
 	    -e 's#127\.0\.0\.1:[0-9][0-9]*#127.0.0.1:PORT#g' \
 	    -e 's#batch-[0-9][0-9]*#batch-NN#g' \
 	    -e 's#shardId-[0-9]*#shardId-N#g' \

@@ -26,6 +26,6 @@ set xtics nomirror
 plot datafile using 2:xtic(1) title 'kl' linecolor rgb '#2a7ab0', \
      '' using 3 title 'AWS SDK for JavaScript' linecolor rgb '#e3a21a', \
      '' using 4 title 'AWS CLI' linecolor rgb '#b03a2e', \
-     '' using ($0 - 0.3):($2 * 1.25):(sprintf('%.3g', $2)) with labels notitle font 'sans,10', \
-     '' using ($0):($3 * 1.25):(sprintf('%.3g', $3)) with labels notitle font 'sans,10', \
-     '' using ($0 + 0.3):($4 * 1.25):(sprintf('%.3g', $4)) with labels notitle font 'sans,10'
+     '' using ($0 - 0.3):($2 * 1.25):($2 >= 1000 ? sprintf('%.0f', $2) : sprintf('%.3g', $2)) with labels notitle font 'sans,10', \
+     '' using ($0):($3 * 1.25):($3 >= 1000 ? sprintf('%.0f', $3) : sprintf('%.3g', $3)) with labels notitle font 'sans,10', \
+     '' using ($0 + 0.3):($4 * 1.25):($4 >= 1000 ? sprintf('%.0f', $4) : sprintf('%.3g', $4)) with labels notitle font 'sans,10'

@@ -213,8 +213,8 @@ ack(void *arg, const char *s, size_t n)
 	return 0;
 }
 
-/* --dry-run: prints the pipelines and the checks; exits. */
-static void KL_NORETURN
+/* --dry-run: prints the pipelines and the checks; returns the status. */
+static int
 dry_run(const struct kl_pipeline *first, const struct kl_pipeline *pl,
     const struct kl_job *j)
 {
@@ -236,13 +236,13 @@ dry_run(const struct kl_pipeline *first, const struct kl_pipeline *pl,
 		kl_die(KL_EXIT_FAIL, errno, "cannot write the standard output");
 	kl_buf_free(&b);
 	if (status != 0)
-		kl_die(status, 0, "%s", e.msg);
-	exit(0);
+		kl_log(KL_FATAL, 0, "%s", e.msg);
+	return status;
 }
 
 /* Runs pl; returns its status.  puts counts the records put. */
 static int
-run(struct kl_pipeline *pl, long *puts)
+run_one(struct kl_pipeline *pl, long *puts)
 {
 	struct kl_err e;
 
@@ -260,6 +260,43 @@ backfilled(const char *mark)
 	kl_log(KL_INFO, 0, "backfill done: recorded in '%s'", mark);
 }
 
+/*
+ * Runs the job: the state folder, the lock, the backfill pipeline bf (if
+ * it has stages), then pl; records the backfill, if one was due, once it
+ * succeeded.  Returns the status.
+ */
+static int
+run(struct kl_pipeline *bf, struct kl_pipeline *pl, const struct kl_job *j,
+    const struct opts *o, const char *mark, int backfill)
+{
+	struct kl_err e;
+	char *dir = NULL;
+	long puts = 0;
+	int status = 0, lock;
+
+	if (asprintf(&dir, "%s/export.audiences", j->state_dir) == -1 ||
+	    kl_job_mkdirs(dir) == -1)
+		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
+		    "'%s'", dir != NULL ? dir : j->state_dir);
+	free(dir);
+	if ((lock = kl_job_lock(j, &e)) == -1)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	kl_log(KL_INFO, 0, "job '%s': Lytics audiences '%s' to Kinesis stream "
+	    "'%s'%s%s; state in '%s'", j->path, j->val[KL_JOB_AUDIENCES],
+	    j->val[KL_JOB_KINESIS_STREAM], backfill ? ", with the backfill" :
+	    "", o->once ? ", once" : "", j->state_dir);
+	if (bf->n > 0 && (status = run_one(bf, &puts)) == 0)
+		backfilled(mark);
+	if (status == 0 && !kl_stopping() &&
+	    (status = run_one(pl, &puts)) == 0 && backfill && bf->n == 0)
+		backfilled(mark);
+	kl_log(KL_INFO, 0, "%ld records put into '%s'%s", puts,
+	    j->val[KL_JOB_KINESIS_STREAM], status == 0 ? "" :
+	    " before the pipeline stopped");
+	close(lock);
+	return status;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -267,9 +304,8 @@ main(int argc, char **argv)
 	struct kl_job j;
 	struct kl_pipeline bf, pl;
 	struct kl_err e;
-	char *mark, *dir = NULL;
-	long puts = 0;
-	int status = 0, lock, backfill;
+	char *mark;
+	int status, backfill;
 
 	kl_prog = "kl-export";
 	kl_sig_init();
@@ -288,30 +324,9 @@ main(int argc, char **argv)
 		build(&bf, &j, 1, 1);
 	build(&pl, &j, o.once, backfill && o.once);
 	kl_out_init();
-	if (o.dry_run)
-		dry_run(bf.n > 0 ? &bf : NULL, &pl, &j);
-
-	if (asprintf(&dir, "%s/export.audiences", j.state_dir) == -1 ||
-	    kl_job_mkdirs(dir) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
-		    "'%s'", dir != NULL ? dir : j.state_dir);
-	if ((lock = kl_job_lock(&j, &e)) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_log(KL_INFO, 0, "job '%s': Lytics audiences '%s' to Kinesis stream "
-	    "'%s'%s%s; state in '%s'", j.path, j.val[KL_JOB_AUDIENCES],
-	    j.val[KL_JOB_KINESIS_STREAM], backfill ? ", with the backfill" :
-	    "", o.once ? ", once" : "", j.state_dir);
-	if (bf.n > 0 && (status = run(&bf, &puts)) == 0)
-		backfilled(mark);
-	if (status == 0 && !kl_stopping() &&
-	    (status = run(&pl, &puts)) == 0 && backfill && bf.n == 0)
-		backfilled(mark);
-	kl_log(KL_INFO, 0, "%ld records put into '%s'%s", puts,
-	    j.val[KL_JOB_KINESIS_STREAM], status == 0 ? "" :
-	    " before the pipeline stopped");
-	close(lock);
+	status = o.dry_run ? dry_run(bf.n > 0 ? &bf : NULL, &pl, &j) :
+	    run(&bf, &pl, &j, &o, mark, backfill);
 	free(mark);
-	free(dir);
 	kl_pipeline_free(&bf);
 	kl_pipeline_free(&pl);
 	kl_job_free(&j);

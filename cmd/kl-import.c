@@ -4,8 +4,9 @@
  *
  * The job file (kl-job(5), job.c) names the streams; kl-import runs
  *
- *	kl-read-shard --stream S --from trim-horizon --checkpoint CK [--follow]
- *	    | kl-to-lytics --stream L --checkpoint CK --rejects RJ [--filter F]
+ *	kl-read-shard --stream S --from trim-horizon --checkpoint CK \
+ *	    [--follow] | kl-to-lytics --stream L --checkpoint CK \
+ *	    --rejects RJ [--filter F]
  *
  * as two child processes (pipeline.c), CK and RJ being files in the
  * job's state folder, and exits with the most serious of their statuses.
@@ -38,7 +39,6 @@
 #include <unistd.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 enum { OPT_DRY_RUN = KL_OPT_FREE, OPT_FOLLOW, OPT_JOB, OPT_ONCE };
 
@@ -229,8 +229,8 @@ ack(void *arg, const char *s, size_t n)
 	return 0;
 }
 
-/* --dry-run: prints the pipeline and the checks; exits. */
-static void KL_NORETURN
+/* --dry-run: prints the pipeline and the checks; returns the status. */
+static int
 dry_run(const struct kl_pipeline *pl, const struct kl_job *j)
 {
 	struct kl_buf b;
@@ -246,8 +246,36 @@ dry_run(const struct kl_pipeline *pl, const struct kl_job *j)
 		kl_die(KL_EXIT_FAIL, errno, "cannot write the standard output");
 	kl_buf_free(&b);
 	if (status != 0)
-		kl_die(status, 0, "%s", e.msg);
-	exit(0);
+		kl_log(KL_FATAL, 0, "%s", e.msg);
+	return status;
+}
+
+/* Runs the job: the state folder, the lock, the pipeline. */
+static int
+run(struct kl_pipeline *pl, const struct kl_job *j, const struct opts *o)
+{
+	struct counts c;
+	struct kl_err e;
+	int status, lock;
+
+	memset(&c, 0, sizeof(c));
+	if (kl_job_mkdirs(j->state_dir) == -1)
+		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
+		    "'%s'", j->state_dir);
+	if ((lock = kl_job_lock(j, &e)) == -1)
+		kl_die(status_of(&e), 0, "%s", e.msg);
+	kl_log(KL_INFO, 0, "job '%s': Kinesis stream '%s' to Lytics stream "
+	    "'%s'%s; state in '%s'", j->path, j->val[KL_JOB_KINESIS_STREAM],
+	    j->val[KL_JOB_LYTICS_STREAM], o->once ? ", once" : "",
+	    j->state_dir);
+	if (kl_pipeline_start(pl, 1, &e) == -1)
+		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
+	status = kl_pipeline_wait(pl, ack, &c);
+	kl_log(KL_INFO, 0, "%ld events delivered in %ld batches%s%s",
+	    c.events, c.batches, c.rejected > 0 ? ", some rejected by Lytics" :
+	    "", status == 0 ? "" : " before the pipeline stopped");
+	close(lock);
+	return status;
 }
 
 int
@@ -256,14 +284,12 @@ main(int argc, char **argv)
 	struct opts o;
 	struct kl_job j;
 	struct kl_pipeline pl;
-	struct counts c;
 	struct kl_err e;
-	int status, lock;
+	int status;
 
 	kl_prog = "kl-import";
 	kl_sig_init();
 	memset(&o, 0, sizeof(o));
-	memset(&c, 0, sizeof(c));
 	parse_args(&o, argc, argv);
 
 	if (kl_job_load(&j, KL_JOB_IMPORT, o.job, &e) == -1 ||
@@ -272,25 +298,7 @@ main(int argc, char **argv)
 	kl_pipeline_init(&pl);
 	build(&pl, &j, &o);
 	kl_out_init();
-	if (o.dry_run)
-		dry_run(&pl, &j);
-
-	if (kl_job_mkdirs(j.state_dir) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
-		    "'%s'", j.state_dir);
-	if ((lock = kl_job_lock(&j, &e)) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_log(KL_INFO, 0, "job '%s': Kinesis stream '%s' to Lytics stream "
-	    "'%s'%s; state in '%s'", j.path, j.val[KL_JOB_KINESIS_STREAM],
-	    j.val[KL_JOB_LYTICS_STREAM], o.once ? ", once" : "",
-	    j.state_dir);
-	if (kl_pipeline_start(&pl, 1, &e) == -1)
-		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
-	status = kl_pipeline_wait(&pl, ack, &c);
-	kl_log(KL_INFO, 0, "%ld events delivered in %ld batches%s%s",
-	    c.events, c.batches, c.rejected > 0 ? ", some rejected by Lytics" :
-	    "", status == 0 ? "" : " before the pipeline stopped");
-	close(lock);
+	status = o.dry_run ? dry_run(&pl, &j) : run(&pl, &j, &o);
 	kl_pipeline_free(&pl);
 	kl_job_free(&j);
 	kl_exit(status);

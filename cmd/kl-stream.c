@@ -31,7 +31,6 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 enum { OPT_ON_DEMAND = KL_OPT_FREE, OPT_PAGE_SIZE, OPT_SHARDS, OPT_TIMEOUT,
 	OPT_WAIT };

@@ -44,7 +44,6 @@
 #include <jq.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 enum {
 	OPT_BATCH_BYTES = KL_OPT_FREE, OPT_BATCH_SIZE, OPT_CHECKPOINT,

@@ -38,15 +38,21 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "jscan.h"
 
-enum { OPT_BATCH_BYTES = KL_OPT_FREE, OPT_BATCH_SIZE, OPT_FIELDS, OPT_LINGER,
-	OPT_MAX_IN_FLIGHT, OPT_MAX_RETRIES, OPT_PARTITION_KEY, OPT_REJECTS };
+/* The options with a number first: num[] follows their order. */
+enum { OPT_BATCH_BYTES = KL_OPT_FREE, OPT_BATCH_SIZE, OPT_MAX_IN_FLIGHT,
+	OPT_MAX_RETRIES, OPT_FIELDS, OPT_LINGER, OPT_PARTITION_KEY,
+	OPT_REJECTS };
+static const unsigned long long limits[][3] = {	/* min, max, default */
+	{ 1, 10UL * 1024 * 1024, 5UL * 1024 * 1024 }, { 1, 500, 500 },
+	{ 1, 64, 4 }, { 0, 1000, 10 },
+};
 
 struct opts {
 	struct kl_awsopts	 aws;
 	struct kl_stream	 stream;
 	struct kl_putopts	 put;
+	unsigned long long	 num[4];	/* as limits[] */
 	const char		*pk;		/* --partition-key */
 	char			**fields;	/* NULL-terminated, or NULL */
 	const char		*rejects;
@@ -58,8 +64,6 @@ struct state {
 	struct kl_putshape	 sh;
 	struct kl_rejects	 rj;
 	struct kl_buf		 acks;
-	const char		*input;		/* the line in hand's */
-	long			 line;
 	int			 said, dropping, status;
 };
 
@@ -98,24 +102,18 @@ usage(int status)
 		    "  -v, --verbose            report progress; twice: debug\n"
 		    "  -r, --region=REGION      the AWS region\n"
 		    "      --auth=NAME          a stored authorization\n"
-		    "      --batch-bytes=BYTES  data and keys per request "
-		    "(default 5 MiB)\n"
-		    "      --batch-size=N       records per request (default "
-		    "500)\n"
+		    "      --batch-bytes=BYTES  data, keys per call (5 MiB)\n"
+		    "      --batch-size=N       records per call (500)\n"
 		    "      --credentials=FILE   a credential record file\n"
 		    "      --endpoint-url=URL   the Kinesis endpoint\n"
 		    "      --external-id=ID     the external id for --role-arn\n"
 		    "      --fields=F,...       keep only these fields of data\n"
-		    "      --linger=MS          send a partial batch after MS "
-		    "(default 100)\n"
-		    "      --max-in-flight=N    requests at once (default 4)\n"
-		    "      --max-retries=N      tries after a failure (default "
-		    "10)\n"
-		    "      --partition-key=F    the key: a field, path or jq "
-		    "program\n"
+		    "      --linger=MS          a partial batch waits (100)\n"
+		    "      --max-in-flight=N    calls at once (4)\n"
+		    "      --max-retries=N      sends after a failure (10)\n"
+		    "      --partition-key=F    a field, path or jq program\n"
 		    "      --profile=NAME       an AWS profile\n"
-		    "      --rejects=FILE       append undelivered records to "
-		    "FILE\n"
+		    "      --rejects=FILE       append undelivered records\n"
 		    "      --role-arn=ARN       assume this role first\n"
 		    "  -s, --stream=STREAM      the stream: a name or an ARN\n",
 		    f);
@@ -136,11 +134,13 @@ shown(const char *path)
 	return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
-/* Writes one reject; exit 3 unless records are being dropped. */
+/* Writes one reject (kl_putbad_fn); exit 3 unless dropping. */
 static void
-reject(struct state *st, const char *input, long line, long index,
+reject(void *arg, const char *input, long line, long index,
     const char *code, const char *msg, const char *rec, size_t n, int json)
 {
+	struct state *st = arg;
+
 	if (!st->dropping) {
 		if (index >= 0)
 			kl_log(KL_ERROR, 0, "%s:%ld: element %ld: %s", input,
@@ -162,62 +162,11 @@ on_reject(void *arg, const struct kl_putrec *r, const char *code,
 	    r->orig ? r->orig : r->data, r->orig ? r->olen : r->dlen, 1);
 }
 
-/* Appends s[0..n) as a JSON string; the common case is one copy. */
-static void
-add_str(struct kl_buf *b, const char *s, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
-			break;
-	if (i < n) {
-		kl_buf_add_jstr(b, s, n);
-		return;
-	}
-	kl_buf_addc(b, '"');
-	kl_buf_add(b, s, n);
-	kl_buf_addc(b, '"');
-}
-
-/* Appends "name":v for a whole number v (vsnprintf costs more). */
-static void
-add_num(struct kl_buf *b, const char *name, size_t k, long v)
-{
-	char d[24], *p = d + sizeof(d);
-	unsigned long u = v < 0 ? 0UL - (unsigned long)v : (unsigned long)v;
-
-	do
-		*--p = (char)('0' + u % 10);
-	while ((u /= 10) != 0);
-	if (v < 0)
-		*--p = '-';
-	kl_buf_add(b, name, k);
-	kl_buf_add(b, p, (size_t)(d + sizeof(d) - p));
-}
-#define ADD(b, lit)	kl_buf_add(b, lit, sizeof(lit) - 1)
-
-/* An acknowledgement (contract 5.4), gathered for one write per reply. */
 static void
 on_ack(void *arg, const struct kl_putrec *r, const struct kl_jspan *shard,
     const struct kl_jspan *seq)
 {
-	struct kl_buf *b = &((struct state *)arg)->acks;
-
-	add_num(b, "{\"line\":", 8, r->line);
-	if (strcmp(r->input, "<stdin>") != 0) {
-		ADD(b, ",\"input\":");
-		add_str(b, r->input, strlen(r->input));
-	}
-	if (r->index >= 0)
-		add_num(b, ",\"index\":", 9, r->index);
-	ADD(b, ",\"partition_key\":");
-	add_str(b, r->key, r->klen);
-	ADD(b, ",\"shard_id\":");
-	kl_js_put_span(b, shard);
-	ADD(b, ",\"sequence_number\":");
-	kl_js_put_span(b, seq);
-	ADD(b, "}\n");
+	kl_put_ack(&((struct state *)arg)->acks, r, shard, seq);
 }
 
 static int
@@ -232,15 +181,6 @@ on_put(void *arg, const struct kl_putrec *r, int kind)
 		    "no --partition-key", st->o->pk ? st->o->pk : "",
 		    st->o->pk ? "'" : "");
 	return kl_putter_add(st->p, r);
-}
-
-static void
-on_bad(void *arg, long index, const char *code, const char *msg,
-    const char *rec, size_t n, int json)
-{
-	struct state *st = arg;
-
-	reject(st, st->input, st->line, index, code, msg, rec, n, json);
 }
 
 static void
@@ -259,40 +199,11 @@ flush_acks(struct state *st)
 	kl_buf_reset(&st->acks);
 }
 
-/* After a halt: rejects the rest of the input (see the top). */
-static void
-drain(struct state *st, struct kl_inputs *ins, const char *msg)
-{
-	long n = 0, wait = st->o->put.linger_ms > 100 ?
-	    st->o->put.linger_ms : 100;
-	size_t len;
-	char *line;
-	int r;
-
-	st->dropping = 1;
-	while (!kl_stopping()) {
-		if (ins->open && kl_in_wait(&ins->in, wait) != 1)
-			break;
-		if ((r = kl_inputs_line(ins, &line, &len)) == 0)
-			break;
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1)
-			break;
-		reject(st, shown(ins->paths[ins->i - 1]), ins->in.line, -1,
-		    "NotDelivered", msg, line, len,
-		    kl_js_parse(line, len, NULL, NULL) == 0);
-		n++;
-	}
-	if (n > 0)
-		kl_log(KL_ERROR, 0, "%ld more input lines not sent", n);
-}
-
 /* Reads the inputs, drives the engine; returns the exit status. */
 static int
 run(struct state *st, char **argv)
 {
-	const struct kl_putline_cb lcb = { on_put, on_bad, st };
+	const struct kl_putline_cb lcb = { on_put, reject, st };
 	const struct kl_err *e;
 	struct kl_inputs ins;
 	int eof = 0, readable = 0, fd, r, stop;
@@ -310,10 +221,9 @@ run(struct state *st, char **argv)
 				readable = 0;
 				if ((r = kl_inputs_line(&ins, &line, &len)) ==
 				    1) {
-					st->input = shown(ins.paths[ins.i - 1]);
-					st->line = ins.in.line;
 					if (kl_put_line(&st->sh, line, len,
-					    st->input, st->line, &lcb) == -1)
+					    shown(ins.paths[ins.i - 1]),
+					    ins.in.line, &lcb) == -1)
 						kl_die(KL_EXIT_FAIL, ENOMEM,
 						    "cannot hold a record");
 				} else if (r == 0)
@@ -347,40 +257,21 @@ run(struct state *st, char **argv)
 		kl_log(KL_FATAL, 0, "cannot put records into stream '%s': %s",
 		    st->o->stream.name, e->msg);
 		st->status = kl_exit_worst(st->status, status_of(e));
-		if (st->o->rejects != NULL && !eof)
-			drain(st, &ins, e->msg);
+		if (st->o->rejects != NULL && !eof && (n = kl_put_drain(&ins,
+		    st->o->put.linger_ms > 100 ? st->o->put.linger_ms : 100,
+		    e->msg, reject, st)) > 0)
+			kl_log(KL_ERROR, 0, "%ld more input lines not sent", n);
 	}
 	kl_inputs_close(&ins);
 	return st->status;
-}
-
-/* Splits --fields (modified in place) into o->fields. */
-static int
-split_fields(struct opts *o, const char *arg)
-{
-	char *copy, *f;
-	size_t n = 2;
-
-	for (f = (char *)arg; *f != '\0'; f++)
-		n += *f == ',';
-	if ((o->fields = calloc(n, sizeof(*o->fields))) == NULL ||
-	    (copy = strdup(arg)) == NULL)
-		kl_die(KL_EXIT_FAIL, ENOMEM, "--fields");
-	for (n = 0; (f = strsep(&copy, ",")) != NULL; n++) {
-		if (*f == '\0')
-			return -1;
-		o->fields[n] = f;
-	}
-	return 0;
 }
 
 /* Parses the options; the numbers are checked here, the rest below. */
 static const char *
 parse_args(struct opts *o, int argc, char **argv)
 {
-	unsigned long long v, min, max;
 	const char *stream = NULL, *fields = NULL;
-	int ch, r;
+	int ch, r, i;
 
 	while ((ch = getopt_long(argc, argv, "Vhr:s:v", longopts, NULL)) !=
 	    -1) {
@@ -388,7 +279,6 @@ parse_args(struct opts *o, int argc, char **argv)
 			usage(2);
 		if (r == 1)
 			continue;
-		min = 0, max = 0;
 		switch (ch) {
 		case 'V':
 			printf("kl-trigger-put (kl) %s\n", PACKAGE_VERSION);
@@ -403,10 +293,19 @@ parse_args(struct opts *o, int argc, char **argv)
 			kl_verbose++;
 			break;
 		case OPT_BATCH_BYTES:
-			min = 1, max = 10UL * 1024 * 1024;
-			break;
 		case OPT_BATCH_SIZE:
-			min = 1, max = KL_PUT_RECORDS_MAX;
+		case OPT_MAX_IN_FLIGHT:
+		case OPT_MAX_RETRIES:
+			i = ch - OPT_BATCH_BYTES;
+			if (kl_parse_uint(optarg, limits[i][0], limits[i][1],
+			    &o->num[i]) == 0)
+				break;
+			for (r = 0; longopts[r].val != ch; r++)
+				;
+			kl_log(KL_ERROR, 0, "--%s wants a whole number from "
+			    "%llu to %llu: '%s'", longopts[r].name,
+			    limits[i][0], limits[i][1], optarg);
+			usage(2);
 			break;
 		case OPT_FIELDS:
 			fields = optarg;
@@ -418,12 +317,6 @@ parse_args(struct opts *o, int argc, char **argv)
 				usage(2);
 			}
 			break;
-		case OPT_MAX_IN_FLIGHT:
-			min = 1, max = 64;
-			break;
-		case OPT_MAX_RETRIES:
-			max = 1000;
-			break;
 		case OPT_PARTITION_KEY:
 			o->pk = optarg;
 			break;
@@ -433,28 +326,15 @@ parse_args(struct opts *o, int argc, char **argv)
 		default:
 			usage(2);
 		}
-		if (max == 0)
-			continue;
-		if (kl_parse_uint(optarg, min, max, &v) == -1) {
-			for (r = 0; longopts[r].val != ch; r++)
-				;
-			kl_log(KL_ERROR, 0, "--%s wants a whole number from "
-			    "%llu to %llu: '%s'", longopts[r].name, min, max,
-			    optarg);
-			usage(2);
-		}
-		if (ch == OPT_BATCH_BYTES)
-			o->put.batch_bytes = (size_t)v;
-		else if (ch == OPT_BATCH_SIZE)
-			o->put.batch_size = (size_t)v;
-		else if (ch == OPT_MAX_IN_FLIGHT)
-			o->put.max_in_flight = (int)v;
-		else
-			o->put.max_retries = (int)v;
 	}
-	if (fields != NULL && split_fields(o, fields) == -1)
-		kl_die(KL_EXIT_USAGE, 0, "--fields wants field names separated "
-		    "by commas: '%s'", fields);
+	if (fields != NULL && kl_put_fields_parse(fields, &o->fields) == -1)
+		kl_die(errno == ENOMEM ? KL_EXIT_FAIL : KL_EXIT_USAGE, 0,
+		    "--fields wants field names separated by commas: '%s'",
+		    fields);
+	o->put.batch_bytes = (size_t)o->num[0];
+	o->put.batch_size = (size_t)o->num[1];
+	o->put.max_in_flight = (int)o->num[2];
+	o->put.max_retries = (int)o->num[3];
 	return stream;
 }
 
@@ -528,17 +408,16 @@ main(int argc, char **argv)
 	const struct kl_putstats *ps;
 	const struct kl_putcb cb = { on_ack, on_reject, &st };
 	const char *stream;
+	int i;
 
 	kl_prog = "kl-trigger-put";
 	kl_sig_init();
 	memset(&o, 0, sizeof(o));
 	memset(&st, 0, sizeof(st));
 	memset(&cfg, 0, sizeof(cfg));
-	o.put.batch_size = KL_PUT_RECORDS_MAX;
-	o.put.batch_bytes = 5UL * 1024 * 1024;
+	for (i = 0; i < 4; i++)
+		o.num[i] = limits[i][2];
 	o.put.linger_ms = 100;
-	o.put.max_in_flight = 4;
-	o.put.max_retries = 10;
 	o.put.stream = &o.stream;
 	st.o = &o;
 	stream = parse_args(&o, argc, argv);
@@ -569,14 +448,8 @@ main(int argc, char **argv)
 	kl_credsrc_free(src);
 	kl_sts_free(&sts);
 	kl_cfg_free(&cfg);
-	kl_putkey_free(st.sh.key);
-	kl_buf_free(&st.sh.m);
-	kl_buf_free(&st.sh.f);
-	kl_buf_free(&st.sh.k);
+	kl_put_shape_free(&st.sh);
 	kl_buf_free(&st.acks);
-	if (o.fields != NULL)
-		free(o.fields[0]);
-	free(o.fields);
 	curl_global_cleanup();
 	kl_exit(st.status);
 }

@@ -68,7 +68,6 @@
 #include <unistd.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 #define WARN_MAX	10	/* skipped profiles named per scan */
 #define DUP_KEYS	256	/* names checked for duplicates by hashing */

@@ -53,7 +53,6 @@
 #include <time.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 /* Codes that mean "slow down" whatever the status (botocore's list). */
 static const char *const throttle_codes[] = {

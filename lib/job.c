@@ -260,7 +260,8 @@ split_list(struct parse *p, const char *key, const char *v, int idrule,
 			    "(1 to 128 letters, digits, '_', '.' or '-')", key,
 			    item);
 		if (!idrule && (len > 256 || has_blank(item, "")))
-			return bad(p, "%s: '%s' is not a field name", key, item);
+			return bad(p, "%s: '%s' is not a field name", key,
+			    item);
 		for (i = 0; i + 1 < n; i++)
 			if (strcmp(vec[i], item) == 0)
 				return bad(p, "%s names '%s' twice", key, item);
@@ -357,9 +358,9 @@ check_value(struct parse *p, int k, const char *v)
 		return 0;
 	case KL_JOB_LYTICS_STREAM:
 		if (n > 256 || has_blank(v, "/"))
-			return bad(p, "lytics_stream wants a Lytics stream name, "
-			    "1 to 256 bytes without spaces, controls or '/': "
-			    "'%.256s'", v);
+			return bad(p, "lytics_stream wants a Lytics stream "
+			    "name, 1 to 256 bytes without spaces, controls or "
+			    "'/': '%.256s'", v);
 		return 0;
 	case KL_JOB_FILTER:
 		return check_filter(p, v);
@@ -456,7 +457,7 @@ parse_line(struct parse *p, char *s)
 	while (*s == ' ' || *s == '\t')
 		s++;
 	if (end == key || *s != '=' || end - key > 48) {
-		/* Not even a key: say nothing of the text, it may be a secret. */
+		/* Not a key: say nothing of the text, it may be a secret. */
 		return bad(p, "expected 'key = value' (values are taken "
 		    "literally; '#' starts a comment line)");
 	}

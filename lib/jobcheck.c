@@ -25,7 +25,6 @@
 #include <unistd.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 /* Fills e anew; the arguments may point into e->msg. */
 static void KL_PRINTF(3, 4)
@@ -116,8 +115,8 @@ kl_job_check_lytics(const struct kl_job *j, struct kl_buf *out,
 		kl_http_resp_reset(&resp);
 		if (kl_lytics_segment(&api, j->audiences[i], &resp, &seg,
 		    e) == -1) {
-			job_err(e, e->status == 404 ? KL_ERR_PERMANENT : e->kind,
-			    "%s:%d: audience '%s': %s", j->path,
+			job_err(e, e->status == 404 ? KL_ERR_PERMANENT :
+			    e->kind, "%s:%d: audience '%s': %s", j->path,
 			    j->line[KL_JOB_AUDIENCES], j->audiences[i],
 			    e->status == 404 ? "not found" : e->msg);
 			r = -1;
@@ -224,6 +223,7 @@ kl_job_check_stream(const struct kl_job *j, int verbose, struct kl_buf *out,
 	kl_buf_free(&t);
 	kl_buf_free(&ss.line);
 	kl_pipeline_free(&pl);
+	kl_argv_free(&a);
 	free(path);
 	return *status == 0 ? 0 : -1;
 }

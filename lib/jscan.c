@@ -42,7 +42,6 @@
 #include <string.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 #if defined(__GNUC__)
 #define INLINE		static inline __attribute__((always_inline))

@@ -39,7 +39,6 @@
 #include <string.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 #define TARGET_PREFIX	"Kinesis_20131202."
 #define CONTENT_TYPE	"application/x-amz-json-1.1"

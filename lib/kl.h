@@ -67,6 +67,58 @@ void	 kl_hdrs_add(struct kl_hdrs *, const char *, const char *);
 void	 kl_hdrs_set(struct kl_hdrs *, const char *, const char *);
 const char *kl_hdrs_get(const struct kl_hdrs *, const char *);
 
+/* jscan.c: the span-based JSON scanner for the per-record path */
+#define KL_JSCAN_H	/* for files still testing it */
+enum kl_jtype {
+	KL_JOBJ = 1, KL_JARR, KL_JSTR, KL_JNUM, KL_JTRUE, KL_JFALSE, KL_JNUL
+};
+#define KL_JSCALAR(t)	((t) >= KL_JSTR)
+#define KL_JDEPTH	256	/* libjq 1.6's limit; an object counts 2 */
+
+struct kl_jspan {
+	const char	*p;	/* first byte; a string's span has its quotes */
+	size_t		 n;
+	int		 type;	/* enum kl_jtype */
+};
+
+enum kl_jerrcode {
+	KL_JE_NONE, KL_JE_EOF, KL_JE_CHAR, KL_JE_TRAIL, KL_JE_UTF8,
+	KL_JE_CTRL, KL_JE_ESC, KL_JE_SURR, KL_JE_NUM, KL_JE_LIT,
+	KL_JE_DEPTH, KL_JE_NOMEM
+};
+struct kl_jerr {
+	size_t		 off;		/* byte offset of the fault */
+	int		 code;		/* enum kl_jerrcode */
+	const char	*why;		/* "invalid UTF-8" */
+	char		 msg[64];	/* "invalid UTF-8 at byte 17" */
+};
+
+struct kl_jiter {
+	const char	*p;	/* next member or element */
+	const char	*end;	/* the closing bracket */
+	int		 type;	/* KL_JOBJ or KL_JARR */
+};
+
+int	 kl_js_parse(const char *, size_t, struct kl_jspan *, struct kl_jerr *);
+int	 kl_js_minify(struct kl_buf *, const char *, size_t, struct kl_jspan *,
+	    struct kl_jerr *);
+int	 kl_js_get(const struct kl_jspan *, const char *, struct kl_jspan *);
+int	 kl_js_getn(const struct kl_jspan *, const char *, size_t,
+	    struct kl_jspan *);
+int	 kl_js_path(const struct kl_jspan *, const char *, struct kl_jspan *);
+int	 kl_js_iter_init(struct kl_jiter *, const struct kl_jspan *);
+int	 kl_js_iter_next(struct kl_jiter *, struct kl_jspan *,
+	    struct kl_jspan *);
+int	 kl_js_str(const struct kl_jspan *, struct kl_buf *);
+int	 kl_js_streq(const struct kl_jspan *, const char *);
+int	 kl_js_streqn(const struct kl_jspan *, const char *, size_t);
+int	 kl_js_i64(const struct kl_jspan *, int64_t *);
+int	 kl_js_double(const struct kl_jspan *, double *);
+int	 kl_js_text(const struct kl_jspan *, struct kl_buf *);
+void	 kl_js_put_sep(struct kl_buf *);
+void	 kl_js_put_key(struct kl_buf *, const char *);
+void	 kl_js_put_span(struct kl_buf *, const struct kl_jspan *);
+
 /* log.c */
 enum kl_level { KL_FATAL, KL_ERROR, KL_WARNING, KL_INFO, KL_DEBUG };
 extern const char *kl_prog;
@@ -977,7 +1029,9 @@ long	 kl_putter_drop(struct kl_putter *, const char *, const char *);
 const struct kl_putstats *kl_putter_stats(const struct kl_putter *);
 void	 kl_putter_free(struct kl_putter *);
 
-/* putrec.c: shaping kl-trigger-put's records: partition key, --fields */
+/* putrec.c: kl-trigger-put's records: lines, keys, wire format, acks */
+typedef void (*kl_putbad_fn)(void *, const char *, long, long,
+    const char *, const char *, const char *, size_t, int);
 enum { KL_PUTKEY_FIELD, KL_PUTKEY_FALLBACK, KL_PUTKEY_MD5 };
 struct kl_putkey;		/* opaque: how a partition key is found */
 struct kl_putkey *kl_putkey_new(const char *, struct kl_err *);
@@ -989,20 +1043,29 @@ int	 kl_put_fields(struct kl_buf *, const struct kl_jspan *,
 	    const char *const *);
 int	 kl_put_limit(struct kl_aws *, const struct kl_stream *, size_t *,
 	    struct kl_err *);
+void	 kl_put_ack(struct kl_buf *, const struct kl_putrec *,
+	    const struct kl_jspan *, const struct kl_jspan *);
+void	 kl_put_entry(struct kl_buf *, const struct kl_putrec *, int);
+void	 kl_put_result(const struct kl_jspan *, struct kl_jspan *);
+void	 kl_put_text(char *, size_t, const struct kl_jspan *);
+int	 kl_put_fields_parse(const char *, char ***);
+struct kl_inputs;
+long	 kl_put_drain(struct kl_inputs *, long, const char *, kl_putbad_fn,
+	    void *);
 struct kl_putshape {		/* how input lines become records */
 	struct kl_putkey	*key;
-	const char *const	*fields;	/* --fields, or NULL */
+	const char *const	*fields;	/* kl_put_fields_parse, or NULL */
 	size_t			 record_max;	/* data + key */
 	struct kl_buf		 m, f, k;	/* scratch: line, data, key */
 };
 struct kl_putline_cb {
-	int	(*put)(void *, const struct kl_putrec *, int);
-	void	(*bad)(void *, long, const char *, const char *,
-		    const char *, size_t, int);
-	void	*arg;
+	int		(*put)(void *, const struct kl_putrec *, int);
+	kl_putbad_fn	  bad;	/* input, line, index, code, msg, rec, json */
+	void		 *arg;
 };
 int	 kl_put_line(struct kl_putshape *, const char *, size_t,
 	    const char *, long, const struct kl_putline_cb *);
+void	 kl_put_shape_free(struct kl_putshape *);
 
 /* job.c: job files of kl-import and kl-export (kl-job(5)) */
 enum { KL_JOB_IMPORT = 1, KL_JOB_EXPORT = 2 };

@@ -45,7 +45,6 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 /* Copies s[0..n) into out as one line, control characters made spaces. */
 static void

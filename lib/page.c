@@ -50,7 +50,6 @@
 #include <string.h>
 #include <time.h>
 
-#include "jscan.h"
 #include "kl.h"
 
 /* Prepares pg; the caller then sets prefix, data_only and until_ms. */

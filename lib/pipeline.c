@@ -59,6 +59,7 @@
 #include "kl.h"
 
 #define POLL_MS		100	/* reaping and relaying latency */
+#define EOF_MS		2000	/* end of output, after the stages ended */
 
 void
 kl_argv_init(struct kl_argv *a)
@@ -315,7 +316,7 @@ stop_stage(struct kl_pipeline *pl, struct kl_stage *st, int sig, int relay)
 	if (relay)
 		st->relayed = sig;
 	else if (st->stopped || st->relayed)
-		return;		/* once is enough: a second would kill it */
+		return;		/* once: a second would kill it */
 	else
 		st->stopped = sig;
 	kl_log(KL_DEBUG, 0, "sending signal %d to %s (pid %ld)", sig,
@@ -462,6 +463,53 @@ read_out(struct kl_pipeline *pl, int (*line)(void *, const char *, size_t),
 	pl->out = -1;
 }
 
+/* Reaps the stages that ended; returns how many still run. */
+static size_t
+reap(struct kl_pipeline *pl)
+{
+	size_t i, running = 0;
+	pid_t r;
+	int ws;
+
+	/* Last first: a SIGPIPE death then sees its reader gone. */
+	for (i = pl->n; i-- > 0;) {
+		if (!pl->st[i].running)
+			continue;
+		r = waitpid(pl->st[i].pid, &ws, WNOHANG);
+		if (r == pl->st[i].pid)
+			reaped(pl, i, ws);
+		else if (r == -1 && errno == ECHILD) {
+			pl->st[i].running = 0;
+			pl->status = kl_exit_worst(pl->status, KL_EXIT_FAIL);
+		}
+	}
+	for (i = 0; i < pl->n; i++)
+		running += pl->st[i].running;
+	return running;
+}
+
+/* SIGKILL for the stages still running grace_ms after a stop. */
+static void
+escalate(struct kl_pipeline *pl)
+{
+	size_t i;
+
+	if (pl->stop_ms == 0 || pl->killed ||
+	    kl_mono_ms() - pl->stop_ms <= pl->grace_ms)
+		return;
+	pl->killed = 1;
+	for (i = 0; i < pl->n; i++) {
+		if (!pl->st[i].running)
+			continue;
+		kl_log(KL_WARNING, 0, "%s (pid %ld) did not stop within %g s: "
+		    "killed", pl->st[i].prog, (long)pl->st[i].pid,
+		    (double)pl->grace_ms / 1000);
+		pl->st[i].stopped = SIGKILL;
+		pl->st[i].relayed = 0;
+		(void)kill(pl->st[i].pid, SIGKILL);
+	}
+}
+
 /*
  * Runs the pipeline to its end: relays a stop signal that the runner
  * receives (kl_stopping) to every stage, reaps the stages, stops those
@@ -474,9 +522,8 @@ kl_pipeline_wait(struct kl_pipeline *pl,
     int (*line)(void *, const char *, size_t), void *arg)
 {
 	struct pollfd pfd;
-	size_t i, running;
-	pid_t r;
-	int ws;
+	long end_ms = 0;
+	size_t i;
 
 	for (;;) {
 		if (kl_stopping() && !pl->relayed) {
@@ -484,37 +531,19 @@ kl_pipeline_wait(struct kl_pipeline *pl,
 			for (i = 0; i < pl->n; i++)
 				stop_stage(pl, &pl->st[i], kl_stop_signal(), 1);
 		}
-		/* Last first: a SIGPIPE death then sees its reader gone. */
-		for (i = pl->n; i-- > 0;) {
-			if (!pl->st[i].running)
-				continue;
-			r = waitpid(pl->st[i].pid, &ws, WNOHANG);
-			if (r == pl->st[i].pid)
-				reaped(pl, i, ws);
-			else if (r == -1 && errno == ECHILD) {
-				pl->st[i].running = 0;
-				pl->status = kl_exit_worst(pl->status,
-				    KL_EXIT_FAIL);
-			}
-		}
-		for (i = running = 0; i < pl->n; i++)
-			running += pl->st[i].running;
-		if (running == 0 && pl->out == -1)
+		if (reap(pl) > 0)
+			escalate(pl);
+		else if (pl->out == -1)
 			break;
-		if (running > 0 && pl->stop_ms != 0 && !pl->killed &&
-		    kl_mono_ms() - pl->stop_ms > pl->grace_ms) {
-			pl->killed = 1;
-			for (i = 0; i < pl->n; i++) {
-				if (!pl->st[i].running)
-					continue;
-				kl_log(KL_WARNING, 0, "%s (pid %ld) did not stop "
-				    "within %g s: killed", pl->st[i].prog,
-				    (long)pl->st[i].pid,
-				    (double)pl->grace_ms / 1000);
-				pl->st[i].stopped = SIGKILL;
-				pl->st[i].relayed = 0;
-				(void)kill(pl->st[i].pid, SIGKILL);
-			}
+		else if (end_ms == 0)
+			end_ms = kl_mono_ms();
+		else if (kl_mono_ms() - end_ms > EOF_MS) {
+			/* Something a stage left behind holds its output. */
+			kl_log(KL_WARNING, 0, "the output of %s stayed open "
+			    "after it ended", pl->st[pl->n - 1].prog);
+			close(pl->out);
+			pl->out = -1;
+			break;
 		}
 		pfd.fd = pl->out;
 		pfd.events = POLLIN;

@@ -31,7 +31,6 @@
 #include <jq.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 struct kl_putkey {
 	char		*field;		/* NULL: the fallbacks only */
@@ -104,6 +103,20 @@ nomem:
 	kl_putkey_free(k);
 	kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
 	return NULL;
+}
+
+/* Frees what sh holds: its key lookup, fields and buffers. */
+void
+kl_put_shape_free(struct kl_putshape *sh)
+{
+	kl_putkey_free(sh->key);
+	if (sh->fields != NULL)
+		free((char *)sh->fields[0]);
+	free((void *)sh->fields);
+	kl_buf_free(&sh->m);
+	kl_buf_free(&sh->f);
+	kl_buf_free(&sh->k);
+	memset(sh, 0, sizeof(*sh));
 }
 
 void
@@ -390,8 +403,8 @@ one(struct kl_putshape *sh, const struct kl_jspan *obj,
 		snprintf(why, sizeof(why), "a record of %zu bytes (data and "
 		    "partition key), over the stream's limit of %zu",
 		    r->dlen + r->klen, sh->record_max);
-		cb->bad(cb->arg, r->index, "RecordTooLarge", why, obj->p,
-		    obj->n, 1);
+		cb->bad(cb->arg, r->input, r->line, r->index, "RecordTooLarge",
+		    why, obj->p, obj->n, 1);
 		return 0;
 	}
 	return cb->put(cb->arg, r, k);
@@ -401,8 +414,9 @@ one(struct kl_putshape *sh, const struct kl_jspan *obj,
  * Turns one input line into records (contract 5.3): an object, or an
  * array of objects, minified.  Calls cb->put for each record (its key
  * kind as kl_putkey_get gives it; the strings live until the next call)
- * and cb->bad for what cannot be one: invalid JSON (the raw line, json
- * 0), a value that is no object, a record over sh->record_max.  Returns
+ * and cb->bad for what cannot be one (kl_putbad_fn: input, line, index
+ * or -1, code, message, the text and whether it is JSON): invalid JSON,
+ * a value that is no object, a record over sh->record_max.  Returns
  * 0, or -1 with errno ENOMEM or as cb->put set it.
  */
 int
@@ -424,7 +438,8 @@ kl_put_line(struct kl_putshape *sh, const char *line, size_t len,
 		if (je.code == KL_JE_NOMEM)
 			return -1;
 		snprintf(why, sizeof(why), "not JSON: %s", je.msg);
-		cb->bad(cb->arg, -1, "InvalidJSON", why, line, len, 0);
+		cb->bad(cb->arg, input, lineno, -1, "InvalidJSON", why, line,
+		    len, 0);
 		return 0;
 	}
 	top.p = sh->m.data;
@@ -433,16 +448,240 @@ kl_put_line(struct kl_putshape *sh, const char *line, size_t len,
 	if (top.type == KL_JOBJ)
 		return one(sh, &top, &r, cb);
 	if (top.type != KL_JARR) {
-		cb->bad(cb->arg, -1, "NotAnObject", "not a JSON object", top.p,
-		    top.n, 1);
+		cb->bad(cb->arg, input, lineno, -1, "NotAnObject",
+		    "not a JSON object", top.p, top.n, 1);
 		return 0;
 	}
 	kl_js_iter_init(&it, &top);
 	for (r.index = 0; kl_js_iter_next(&it, NULL, &el); r.index++)
 		if (el.type != KL_JOBJ)
-			cb->bad(cb->arg, r.index, "NotAnObject",
-			    "not a JSON object", el.p, el.n, 1);
+			cb->bad(cb->arg, input, lineno, r.index,
+			    "NotAnObject", "not a JSON object", el.p, el.n, 1);
 		else if (one(sh, &el, &r, cb) == -1)
 			return -1;
 	return 0;
+}
+
+/* Copies s[0..n) as a JSON string to o; NULL if it needs escapes. */
+static char *
+put_str(char *o, const char *s, size_t n)
+{
+	size_t i;
+
+	*o++ = '"';
+	for (i = 0; i < n; i++) {
+		if ((unsigned char)s[i] < 0x20 || s[i] == '"' || s[i] == '\\')
+			return NULL;
+		*o++ = s[i];
+	}
+	*o++ = '"';
+	return o;
+}
+
+/* Writes the decimal v (>= 0) to o. */
+static char *
+put_num(char *o, long v)
+{
+	char d[24], *p = d + sizeof(d);
+
+	do
+		*--p = (char)('0' + v % 10);
+	while ((v /= 10) != 0);
+	memcpy(o, p, (size_t)(d + sizeof(d) - p));
+	return o + (d + sizeof(d) - p);
+}
+#define PUT(o, lit)	(memcpy(o, lit, sizeof(lit) - 1), o + sizeof(lit) - 1)
+
+/*
+ * Appends the put acknowledgement (contract 5.4) of record r, in the
+ * stream at shard and seq (string spans), to b: {"line":N, "input" for a
+ * named file, "index" for an element of an array line, "partition_key",
+ * "shard_id", "sequence_number"}, and a newline.  Written in place:
+ * vsnprintf and appends cost more than the rest of a record's way out.
+ * On ENOMEM b->err is set.
+ */
+void
+kl_put_ack(struct kl_buf *b, const struct kl_putrec *r,
+    const struct kl_jspan *shard, const struct kl_jspan *seq)
+{	int in = strcmp(r->input, "<stdin>") != 0;
+	size_t il = in ? strlen(r->input) : 0, start = b->len;
+	char *o;
+
+	if (kl_buf_reserve(b, 160 + il + r->klen + shard->n + seq->n) == -1)
+		return;
+	o = PUT(b->data + b->len, "{\"line\":");
+	o = put_num(o, r->line);
+	if (in && (o = put_str(PUT(o, ",\"input\":"), r->input, il)) == NULL)
+		goto slow;
+	if (r->index >= 0)
+		o = put_num(PUT(o, ",\"index\":"), r->index);
+	if ((o = put_str(PUT(o, ",\"partition_key\":"), r->key,
+	    r->klen)) == NULL)
+		goto slow;
+	o = PUT(o, ",\"shard_id\":");
+	memcpy(o, shard->p, shard->n);
+	o = PUT(o + shard->n, ",\"sequence_number\":");
+	memcpy(o, seq->p, seq->n);
+	o = PUT(o + seq->n, "}\n");
+	b->len = (size_t)(o - b->data);
+	b->data[b->len] = '\0';
+	return;
+slow:
+	b->len = start;
+	kl_buf_addf(b, "{\"line\":%ld", r->line);
+	if (in) {
+		kl_buf_adds(b, ",\"input\":");
+		kl_buf_add_jstr(b, r->input, il);
+	}
+	if (r->index >= 0)
+		kl_buf_addf(b, ",\"index\":%ld", r->index);
+	kl_buf_adds(b, ",\"partition_key\":");
+	kl_buf_add_jstr(b, r->key, r->klen);
+	kl_buf_adds(b, ",\"shard_id\":");
+	kl_js_put_span(b, shard);
+	kl_buf_adds(b, ",\"sequence_number\":");
+	kl_js_put_span(b, seq);
+	kl_buf_adds(b, "}\n");
+}
+
+/*
+ * Appends the PutRecords entry of record r to b, after a comma unless
+ * first: {"Data":"<base64>","PartitionKey":"..."}.
+ */
+void
+kl_put_entry(struct kl_buf *b, const struct kl_putrec *r, int first)
+{
+	size_t k;
+
+	if (!first)
+		kl_buf_addc(b, ',');
+	kl_buf_add(b, "{\"Data\":\"", 9);
+	kl_base64_enc(b, (const unsigned char *)r->data, r->dlen);
+	kl_buf_add(b, "\",\"PartitionKey\":", 17);
+	for (k = 0; k < r->klen; k++)
+		if ((unsigned char)r->key[k] < 0x20 || r->key[k] == '"' ||
+		    r->key[k] == '\\')
+			break;
+	if (k < r->klen)
+		kl_buf_add_jstr(b, r->key, r->klen);
+	else {
+		kl_buf_addc(b, '"');
+		kl_buf_add(b, r->key, r->klen);
+		kl_buf_addc(b, '"');
+	}
+	kl_buf_addc(b, '}');
+}
+
+/*
+ * Reads one PutRecords result res (a span of validated text): its string
+ * members ErrorCode, ErrorMessage, ShardId and SequenceNumber into
+ * f[0..3] (type 0 when absent or not strings), in one walk.
+ */
+void
+kl_put_result(const struct kl_jspan *res, struct kl_jspan *f)
+{
+	static const struct {
+		const char	*name;
+		size_t		 len;
+	} names[4] = {
+		{ "ErrorCode", 9 }, { "ErrorMessage", 12 }, { "ShardId", 7 },
+		{ "SequenceNumber", 14 },
+	};
+	struct kl_jiter ji;
+	struct kl_jspan k, v;
+	int i, esc;
+
+	memset(f, 0, 4 * sizeof(*f));
+	if (res->type != KL_JOBJ || kl_js_iter_init(&ji, res) == -1)
+		return;
+	while (kl_js_iter_next(&ji, &k, &v)) {
+		if (v.type != KL_JSTR || k.n < 2)
+			continue;
+		/* Names as AWS writes them compare as bytes. */
+		esc = memchr(k.p, '\\', k.n) != NULL;
+		for (i = 0; i < 4; i++)
+			if (esc ? kl_js_streqn(&k, names[i].name,
+			    names[i].len) : k.n == names[i].len + 2 &&
+			    memcmp(k.p + 1, names[i].name, names[i].len) == 0) {
+				f[i] = v;
+				break;
+			}
+	}
+}
+
+/* Copies the text of the string span v (or "") into out, cut to fit. */
+void
+kl_put_text(char *out, size_t cap, const struct kl_jspan *v)
+{
+	struct kl_buf b;
+
+	kl_buf_init(&b);
+	if (v->type == KL_JSTR)
+		kl_js_text(v, &b);
+	snprintf(out, cap, "%s", b.err || b.data == NULL ? "" : b.data);
+	kl_buf_free(&b);
+}
+
+/*
+ * Splits arg, field names separated by commas, into *out: a
+ * NULL-terminated array whose first element owns the strings (free both).
+ * Returns 0, or -1 with errno EINVAL (an empty name) or ENOMEM.
+ */
+int
+kl_put_fields_parse(const char *arg, char ***out)
+{
+	char *copy = NULL, *f;
+	size_t n = 2;
+
+	for (f = (char *)arg; *f != '\0'; f++)
+		n += *f == ',';
+	if ((*out = calloc(n, sizeof(**out))) == NULL ||
+	    (copy = strdup(arg)) == NULL) {
+		free(*out);
+		*out = NULL;
+		return -1;
+	}
+	for (n = 0; (f = strsep(&copy, ",")) != NULL; n++)
+		(*out)[n] = f;
+	for (n = 0; (*out)[n] != NULL; n++)
+		if (*(*out)[n] == '\0') {
+			free((*out)[0]);
+			free(*out);
+			*out = NULL;
+			errno = EINVAL;
+			return -1;
+		}
+	return 0;
+}
+
+/*
+ * After a halt: hands each line left in ins to bad (its input, "<stdin>"
+ * for "-", line, index -1, code NotDelivered, message msg, the line, and
+ * whether it is JSON) until the input ends, stays quiet for wait_ms, or
+ * a stop signal arrives.  Returns how many.
+ */
+long
+kl_put_drain(struct kl_inputs *ins, long wait_ms, const char *msg,
+    kl_putbad_fn bad, void *arg)
+{
+	long n = 0;
+	size_t len;
+	char *line;
+	int r;
+
+	while (!kl_stopping()) {
+		if (ins->open && kl_in_wait(&ins->in, wait_ms) != 1)
+			break;
+		if ((r = kl_inputs_line(ins, &line, &len)) == 0)
+			break;
+		if (r == -1 && errno == EINTR)
+			continue;
+		if (r == -1)
+			break;
+		bad(arg, strcmp(ins->paths[ins->i - 1], "-") == 0 ? "<stdin>" :
+		    ins->paths[ins->i - 1], ins->in.line, -1, "NotDelivered",
+		    msg, line, len, kl_js_parse(line, len, NULL, NULL) == 0);
+		n++;
+	}
+	return n;
 }

@@ -27,7 +27,9 @@
  *
  * Design decisions:
  *
- * - Heads live in a chained hash table keyed by the partition key; a head
+ * - Heads live in a hash table keyed by the partition key (open
+ *   addressing, the hashes inline: records are scattered in memory, and
+ *   a cache miss per probe cost more than the rest of a lookup); a head
  *   keeps the key's chain (knext) and its tail.  Every record held is in
  *   the table, so kl_putter_drop() finds them all and reports them in
  *   input order, and a replay of --rejects keeps the order per key.
@@ -35,7 +37,10 @@
  *   off.  A batch leaves when the ready records fill one (--batch-size,
  *   or --batch-bytes counting data plus keys), when the oldest has waited
  *   --linger, at end of input, or at once for a retry or a released
- *   chain member (both go to the front of the ready list).
+ *   chain member (both go to the front of the ready list).  A record
+ *   takes the time of the ready record before it, so the clock is read
+ *   once per burst, and a batch leaves --linger ms after the ready list
+ *   stopped being empty.
  * - A failed entry backs off with full jitter, one delay per reply for
  *   all of its failed entries (kl_backoff_ms, at least Retry-After), and
  *   counts one try; a whole call that fails transiently (5xx, throttling,
@@ -66,23 +71,18 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 #define WAIT_MAX_MS	100	/* longest wait: notice signals soon */
-
-enum { R_WAIT, R_READY, R_RETRY, R_FLIGHT, R_HELD };
 
 struct prec {
 	struct prec	*next;		/* ready or retry list */
 	struct prec	*knext;		/* next record of its key */
 	struct prec	*ktail;		/* head only: its key's newest */
-	struct prec	*hnext;		/* head only: its hash bucket */
 	uint64_t	 hash;
 	uint64_t	 seq;		/* input order */
 	long		 ready_ms;	/* 0: due at once */
 	long		 not_before;	/* backing off until then */
 	int		 tries;		/* failed attempts */
-	int		 state;
 	size_t		 size;		/* data + key bytes */
 	struct kl_putrec r;		/* its strings are in mem */
 	char		 mem[];
@@ -103,6 +103,11 @@ struct slot {			/* one request in flight */
 	int			 busy;
 };
 
+struct head {			/* an entry of the table of heads */
+	uint64_t	 hash;
+	struct prec	*rec;		/* NULL: empty */
+};
+
 struct kl_putter {
 	struct kl_aws		*aws;
 	struct kl_putopts	 o;
@@ -111,8 +116,9 @@ struct kl_putter {
 	char			*url;
 	struct slot		*slot;
 	int			 busy;		/* slots in flight */
-	struct prec		**bucket;
-	size_t			 mask;		/* buckets - 1 */
+	struct head		*tab;		/* the heads, open addressing */
+	size_t			 mask;		/* entries - 1 */
+	size_t			 nheads;
 	struct prec		*rhead, *rtail;	/* ready */
 	size_t			 nready, rbytes;
 	struct prec		*retry;		/* backing off */
@@ -126,6 +132,7 @@ struct kl_putter {
 	struct kl_putstats	 st;
 };
 
+/* FNV-1a, then a final mix so that the low bits index well. */
 static uint64_t
 hash(const char *k, size_t n)
 {
@@ -133,25 +140,79 @@ hash(const char *k, size_t n)
 
 	while (n-- > 0)
 		h = (h ^ (unsigned char)*k++) * 0x100000001b3ULL;
+	h ^= h >> 33;
+	h *= 0xff51afd7ed558ccdULL;
+	h ^= h >> 33;
 	return h;
 }
 
-static struct prec **
-find(struct kl_putter *p, uint64_t h, const char *k, size_t n)
+/*
+ * The entry of the key k[0..n) with hash h, or the empty one where it
+ * would go.  Hashes sit in the table, so a probe reads a record only when
+ * the hashes match: the records are scattered, and a miss costs more
+ * than the rest of the lookup.
+ */
+static struct head *
+find(const struct kl_putter *p, uint64_t h, const char *k, size_t n)
 {
-	struct prec **pp = &p->bucket[h & p->mask];
+	struct head *e;
+	size_t i;
 
-	for (; *pp != NULL; pp = &(*pp)->hnext)
-		if ((*pp)->hash == h && (*pp)->r.klen == n &&
-		    memcmp((*pp)->r.key, k, n) == 0)
+	for (i = h & p->mask;; i = (i + 1) & p->mask) {
+		e = &p->tab[i];
+		if (e->rec == NULL || (e->hash == h && e->rec->r.klen == n &&
+		    memcmp(e->rec->r.key, k, n) == 0))
+			return e;
+	}
+}
+
+/* Empties entry e, moving up what probed past it (no tombstones). */
+static void
+unlink_head(struct kl_putter *p, struct head *e)
+{
+	size_t i = (size_t)(e - p->tab), j = i, home;
+
+	for (;;) {
+		j = (j + 1) & p->mask;
+		if (p->tab[j].rec == NULL)
 			break;
-	return pp;
+		home = p->tab[j].hash & p->mask;
+		if (i <= j ? i < home && home <= j : i < home || home <= j)
+			continue;
+		p->tab[i] = p->tab[j];
+		i = j;
+	}
+	p->tab[i].rec = NULL;
+	p->nheads--;
+}
+
+/* Doubles the table when it is half full.  Returns 0, or -1 (ENOMEM). */
+static int
+grow(struct kl_putter *p)
+{
+	struct head *old = p->tab, *e;
+	size_t n = p->mask + 1, i;
+
+	if (2 * (p->nheads + 1) <= n)
+		return 0;
+	if ((p->tab = calloc(2 * n, sizeof(*p->tab))) == NULL) {
+		p->tab = old;
+		return -1;
+	}
+	p->mask = 2 * n - 1;
+	for (i = 0; i < n; i++)
+		if (old[i].rec != NULL) {
+			e = find(p, old[i].hash, old[i].rec->r.key,
+			    old[i].rec->r.klen);
+			*e = old[i];
+		}
+	free(old);
+	return 0;
 }
 
 static void
 ready_push(struct kl_putter *p, struct prec *r, int front, long now)
 {
-	r->state = R_READY;
 	r->ready_ms = front ? 0 : now;
 	if (front) {
 		r->next = p->rhead;
@@ -190,17 +251,18 @@ ready_pop(struct kl_putter *p)
 static void
 settle(struct kl_putter *p, struct prec *r)
 {
-	struct prec **pp = find(p, r->hash, r->r.key, r->r.klen);
+	struct head *e = &p->tab[r->hash & p->mask];
 	struct prec *n = r->knext;
 
+	while (e->rec != r)
+		e = e + 1 == p->tab + p->mask + 1 ? p->tab : e + 1;
 	if (n != NULL) {
 		n->ktail = r->ktail;
-		n->hnext = r->hnext;
-		*pp = n;
+		e->rec = n;
 		if (!p->halted && !p->last)
 			ready_push(p, n, 1, 0);
 	} else
-		*pp = r->hnext;
+		unlink_head(p, e);
 	p->held--;
 	p->hbytes -= r->size;
 	free(r);
@@ -235,7 +297,7 @@ kl_putter_new(struct kl_aws *a, const struct kl_putopts *o,
 	while (nb < 2 * p->win_n)
 		nb *= 2;
 	p->mask = nb - 1;
-	if ((p->bucket = calloc(nb, sizeof(*p->bucket))) == NULL ||
+	if ((p->tab = calloc(nb, sizeof(*p->tab))) == NULL ||
 	    (p->slot = calloc((size_t)p->o.max_in_flight,
 	    sizeof(*p->slot))) == NULL ||
 	    (p->multi = curl_multi_init()) == NULL ||
@@ -275,10 +337,12 @@ int
 kl_putter_add(struct kl_putter *p, const struct kl_putrec *r)
 {
 	size_t olen = r->orig != NULL ? r->olen : 0;
-	struct prec *c, **pp;
+	struct prec *c;
+	struct head *e;
 	char *m;
 
-	if ((c = malloc(sizeof(*c) + r->klen + r->dlen + olen + 3)) == NULL)
+	if (grow(p) == -1 ||
+	    (c = malloc(sizeof(*c) + r->klen + r->dlen + olen + 3)) == NULL)
 		return -1;
 	memset(c, 0, sizeof(*c));
 	c->r = *r;
@@ -298,16 +362,19 @@ kl_putter_add(struct kl_putter *p, const struct kl_putrec *r)
 	c->hash = hash(r->key, r->klen);
 	p->held++;
 	p->hbytes += c->size;
-	pp = find(p, c->hash, r->key, r->klen);
-	if (*pp != NULL) {
-		c->state = R_WAIT;
-		(*pp)->ktail->knext = c;
-		(*pp)->ktail = c;
+	e = find(p, c->hash, r->key, r->klen);
+	if (e->rec != NULL) {
+		e->rec->ktail->knext = c;
+		e->rec->ktail = c;
 		return 0;
 	}
 	c->ktail = c;
-	*pp = c;
-	ready_push(p, c, 0, kl_mono_ms());
+	e->hash = c->hash;
+	e->rec = c;
+	p->nheads++;
+	/* Only the head's time counts (linger): read the clock for it. */
+	ready_push(p, c, 0, p->rtail != NULL ? p->rtail->ready_ms :
+	    kl_mono_ms());
 	return 0;
 }
 
@@ -350,22 +417,12 @@ kl_putter_stats(const struct kl_putter *p)
 	return &p->st;
 }
 
-/* Holds the records of slot s: they stay for kl_putter_drop(). */
-static void
-hold(struct slot *s)
-{
-	size_t i;
-
-	for (i = 0; i < s->n; i++)
-		s->rec[i]->state = R_HELD;
-}
-
 /*
  * Puts the n records of a failed attempt back to be sent again after a
  * backoff (count: the attempt counts as a try) of at least retry_after
- * ms, logging "what, retry N of M in T ms" at level; or holds them when
- * the engine sends nothing more, or halts it when a record is out of
- * tries (the error names what, code and status).
+ * ms, logging "what, retry N of M in T ms" at level; or leaves them for
+ * kl_putter_drop() when the engine sends nothing more, or halts it when
+ * a record is out of tries (the error names what, code and status).
  */
 static void
 again(struct kl_putter *p, struct prec **rec, size_t n, int count,
@@ -380,7 +437,6 @@ again(struct kl_putter *p, struct prec **rec, size_t n, int count,
 			rec[i]->tries++;
 		if (rec[i]->tries > most)
 			most = rec[i]->tries;
-		rec[i]->state = R_HELD;
 	}
 	if (p->halted || p->last || n == 0)
 		return;
@@ -397,7 +453,6 @@ again(struct kl_putter *p, struct prec **rec, size_t n, int count,
 	if (retry_after > delay)
 		delay = retry_after;
 	for (i = 0; i < n; i++) {
-		rec[i]->state = R_RETRY;
 		rec[i]->not_before = now + delay;
 		rec[i]->next = p->retry;
 		p->retry = rec[i];
@@ -406,45 +461,6 @@ again(struct kl_putter *p, struct prec **rec, size_t n, int count,
 		p->st.retried += (long)n;
 	kl_log(level, 0, "%s, retry %d of %d in %ld ms", what, most,
 	    p->o.max_retries, delay);
-}
-
-/*
- * Reads one PutRecords result: the string members ErrorCode,
- * ErrorMessage, ShardId and SequenceNumber into f[0..3] (type 0 when
- * absent or not strings), in one walk.
- */
-static void
-entry(const struct kl_jspan *res, struct kl_jspan f[4])
-{
-	static const char *const names[4] = {
-		"ErrorCode", "ErrorMessage", "ShardId", "SequenceNumber",
-	};
-	struct kl_jiter ji;
-	struct kl_jspan k, v;
-	int i;
-
-	memset(f, 0, 4 * sizeof(*f));
-	if (res->type != KL_JOBJ || kl_js_iter_init(&ji, res) == -1)
-		return;
-	while (kl_js_iter_next(&ji, &k, &v))
-		for (i = 0; v.type == KL_JSTR && i < 4; i++)
-			if (kl_js_streq(&k, names[i])) {
-				f[i] = v;
-				break;
-			}
-}
-
-/* Copies the text of the string span v (or "") into out. */
-static void
-text(char *out, size_t cap, const struct kl_jspan *v)
-{
-	struct kl_buf b;
-
-	kl_buf_init(&b);
-	if (v->type == KL_JSTR)
-		kl_js_text(v, &b);
-	snprintf(out, cap, "%s", b.err || b.data == NULL ? "" : b.data);
-	kl_buf_free(&b);
 }
 
 /*
@@ -473,10 +489,10 @@ results(struct kl_putter *p, struct slot *s, struct kl_err *e)
 	for (i = 0; i < s->n && kl_js_iter_next(&ji, NULL, &res); i++) {
 		struct prec *r = s->rec[i];
 
-		entry(&res, f);
+		kl_put_result(&res, f);
 		if (f[0].type != 0) {
-			text(code, sizeof(code), &f[0]);
-			text(msg, sizeof(msg), &f[1]);
+			kl_put_text(code, sizeof(code), &f[0]);
+			kl_put_text(msg, sizeof(msg), &f[1]);
 			if (kl_aws_classify(400, code, msg) ==
 			    KL_ERR_TRANSIENT) {
 				s->rec[nf++] = r;
@@ -502,7 +518,6 @@ results(struct kl_putter *p, struct slot *s, struct kl_err *e)
 		while (i < s->n)
 			s->rec[nf++] = s->rec[i++];
 		s->n = nf;
-		hold(s);
 		kl_putter_halt(p, e);
 		return 0;
 	}
@@ -515,6 +530,39 @@ results(struct kl_putter *p, struct slot *s, struct kl_err *e)
 		    KL_INFO);
 	}
 	return 0;
+}
+
+/*
+ * A request the peer found too large (413, as kinesalite answers over
+ * 7 MiB; "Records size exceeds 5 MB limit" from Kinesis): the limit is
+ * lower than --batch-bytes, which is halved below this request's size
+ * for the rest of the run, and its records go again without counting a
+ * try; a record alone is refused.  Returns 1 if e was that, else 0.
+ */
+static int
+too_big(struct kl_putter *p, struct slot *s, const struct kl_err *e)
+{
+	size_t i, bytes = 0;
+
+	if (e->status != 413 && (strcmp(e->code, "InvalidArgumentException") ||
+	    strstr(e->msg, "exceeds") == NULL))
+		return 0;
+	for (i = 0; i < s->n; i++)
+		bytes += s->rec[i]->size;
+	if (s->n == 1) {
+		p->st.refused++;
+		p->cb.reject(p->cb.arg, &s->rec[0]->r, e->code[0] ? e->code :
+		    "RequestTooLarge", e->msg);
+		settle(p, s->rec[0]);
+		return 1;
+	}
+	p->o.batch_bytes = bytes / 2 > 0 ? bytes / 2 : 1;
+	kl_log(KL_WARNING, 0, "HTTP %ld%s%s: a request of %zu records and %zu "
+	    "bytes is too large; sending at most %zu bytes per request",
+	    e->status, e->code[0] ? " " : "", e->code, s->n, bytes,
+	    p->o.batch_bytes);
+	again(p, s->rec, s->n, 0, 0, "PutRecords", e, KL_DEBUG);
+	return 1;
 }
 
 /* Handles a whole call that failed with e. */
@@ -551,7 +599,8 @@ call_failed(struct kl_putter *p, struct slot *s, struct kl_err *e)
 		    0, what, e, KL_WARNING);
 		return;
 	}
-	hold(s);
+	if (too_big(p, s, e))
+		return;
 	e->kind = KL_ERR_PERMANENT;
 	kl_putter_halt(p, e);
 }
@@ -581,7 +630,7 @@ static int
 body(struct kl_putter *p, struct slot *s)
 {
 	struct kl_buf *b = &s->body;
-	size_t i, k, need = 64 + 160;
+	size_t i, need = 64 + 160;
 
 	for (i = 0; i < s->n; i++)
 		need += kl_base64_enclen(s->rec[i]->r.dlen) +
@@ -592,27 +641,8 @@ body(struct kl_putter *p, struct slot *s)
 	kl_buf_addc(b, '{');
 	kl_stream_members(b, p->o.stream);
 	kl_buf_adds(b, ",\"Records\":[");
-	for (i = 0; i < s->n; i++) {
-		const struct kl_putrec *r = &s->rec[i]->r;
-
-		if (i > 0)
-			kl_buf_addc(b, ',');
-		kl_buf_add(b, "{\"Data\":\"", 9);
-		kl_base64_enc(b, (const unsigned char *)r->data, r->dlen);
-		kl_buf_add(b, "\",\"PartitionKey\":", 17);
-		for (k = 0; k < r->klen; k++)
-			if ((unsigned char)r->key[k] < 0x20 ||
-			    r->key[k] == '"' || r->key[k] == '\\')
-				break;
-		if (k < r->klen)
-			kl_buf_add_jstr(b, r->key, r->klen);
-		else {
-			kl_buf_addc(b, '"');
-			kl_buf_add(b, r->key, r->klen);
-			kl_buf_addc(b, '"');
-		}
-		kl_buf_addc(b, '}');
-	}
+	for (i = 0; i < s->n; i++)
+		kl_put_entry(b, &s->rec[i]->r, i == 0);
 	kl_buf_add(b, "]}", 2);
 	return b->err ? -1 : 0;
 }
@@ -662,7 +692,6 @@ launch_slot(struct kl_putter *p, struct slot *s)
 	return;
 fail:
 	/* Credentials that cannot be had for now stay transient: exit 75. */
-	hold(s);
 	if (e.kind != KL_ERR_TRANSIENT && e.kind != KL_ERR_STOPPED)
 		e.kind = KL_ERR_PERMANENT;
 	kl_putter_halt(p, &e);
@@ -708,7 +737,6 @@ launch(struct kl_putter *p, long now)
 		    s->n < p->o.batch_size && (s->n == 0 ||
 		    bytes + p->rhead->size <= p->o.batch_bytes); s->n++) {
 			r = ready_pop(p);
-			r->state = R_FLIGHT;
 			bytes += r->size;
 			s->rec[s->n] = r;
 		}
@@ -824,7 +852,7 @@ by_seq(const void *a, const void *b)
 long
 kl_putter_drop(struct kl_putter *p, const char *code, const char *msg)
 {
-	struct prec **all, *r, *n;
+	struct prec **all, *n;
 	size_t i, k = 0;
 
 	if (p->held == 0)
@@ -832,17 +860,17 @@ kl_putter_drop(struct kl_putter *p, const char *code, const char *msg)
 	if ((all = calloc((size_t)p->held, sizeof(*all))) == NULL)
 		return -1;
 	for (i = 0; i <= p->mask; i++)
-		for (r = p->bucket[i]; r != NULL; r = r->hnext)
-			for (n = r; n != NULL && k < (size_t)p->held;
-			    n = n->knext)
-				all[k++] = n;
+		for (n = p->tab[i].rec; n != NULL && k < (size_t)p->held;
+		    n = n->knext)
+			all[k++] = n;
 	qsort(all, k, sizeof(*all), by_seq);
 	for (i = 0; i < k; i++)
 		p->cb.reject(p->cb.arg, &all[i]->r, code, msg);
 	for (i = 0; i < k; i++)
 		free(all[i]);
 	free(all);
-	memset(p->bucket, 0, (p->mask + 1) * sizeof(*p->bucket));
+	memset(p->tab, 0, (p->mask + 1) * sizeof(*p->tab));
+	p->nheads = 0;
 	p->rhead = p->rtail = p->retry = NULL;
 	p->nready = p->rbytes = p->hbytes = 0;
 	p->held = 0;
@@ -876,19 +904,14 @@ kl_putter_free(struct kl_putter *p)
 		kl_creds_free(&s->creds);
 		free(s->rec);
 	}
-	for (i = 0; p->bucket != NULL && i <= p->mask; i++)
-		for (r = p->bucket[i]; r != NULL; r = n) {
-			n = r->hnext;
-			while (r != NULL) {
-				struct prec *k2 = r->knext;
-
-				free(r);
-				r = k2;
-			}
+	for (i = 0; p->tab != NULL && i <= p->mask; i++)
+		for (r = p->tab[i].rec; r != NULL; r = n) {
+			n = r->knext;
+			free(r);
 		}
 	if (p->multi != NULL)
 		curl_multi_cleanup(p->multi);
-	free(p->bucket);
+	free(p->tab);
 	free(p->slot);
 	free(p->url);
 	free(p);

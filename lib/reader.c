@@ -10,7 +10,10 @@
  * kl_aws_sign(), set up with http.c's kl_http_prepare() and judged with
  * kl_http_finish() and kl_aws_reply(), so the reply classes are those of
  * every other kl call (house style 8); the scheduling of retries is done
- * here, per shard, instead of kl_aws_call()'s sleeping loop.
+ * here, per shard, instead of kl_aws_call()'s sleeping loop.  This file
+ * keeps the shards, their lineage and positions and turns replies into
+ * records; readcall.c makes the calls, retries and schedules them, and
+ * keeps the statistics; reader.h holds what they share.
  *
  * Per shard, a small state machine: WAIT (for its parents), NEEDITER
  * (GetShardIterator due), READY (GetRecords due at next_ms), BUSY, and
@@ -74,131 +77,21 @@
 
 #include <curl/curl.h>
 
-#include "jscan.h"
 #include "kl.h"
 
-#define MAX_INFLIGHT	64
-#define BODY_BUDGET	(8UL * 1024 * 1024)
-#define BODY_GUESS	(4UL * 1024 * 1024)	/* a reply not seen yet */
-#define KEEP_MAX	(256UL * 1024)
-#define BIG_KEPT	4	/* large reply buffers kept for reuse */
-#define LIST_EVERY_MS	30000L
-#define TICK_MS		10000L
-#define COMMIT_MS	1000L
-#define BIG_PAGE	(9UL * 1024 * 1024)
-#define BIG_PAUSE_MS	5000L
-#define UNTIL_SLACK_MS	2000LL
-#define RETRIES		10
-#define BASE_MS		100L
-#define CAP_MS		10000L
-#define PAGE_LIMIT	10000
+#include "reader.h"
 
-enum { S_WAIT, S_NEEDITER, S_READY, S_BUSY, S_DONE, S_CAUGHT, S_UNTIL,
-    S_SKIP };
-enum { OP_LIST = 1, OP_ITER, OP_GET };
-#define CKPT_ORIGIN	100	/* struct shard origin: from the checkpoint */
-
-struct spec {			/* where GetShardIterator should point */
-	int		 type;		/* enum kl_from */
-	char		 seq[KL_CKPT_SEQMAX + 1];
-	int64_t		 sub;		/* AT_SEQUENCE: user records done */
-	long long	 ms;		/* AT_TIMESTAMP */
-	int		 user;		/* given by --from: no fallback */
-};
-
-struct shard {
-	char		 id[129];
-	char		 parent[129];
-	char		 adj[129];
-	int		 closed;	/* the listing has an ending number */
-	int		 state;
-	int		 origin;	/* spec type it started with */
-	struct spec	 spec;
-	struct kl_buf	 iter;		/* the current iterator */
-	int		 skip_pending;	/* first page: skip spec.sub */
-	long		 next_ms;
-	long		 call_ms;	/* start of the last GetRecords */
-	int		 fails;		/* transient failures in a row */
-	int		 creds_again, skew_again;
-	char		 pos[KL_CKPT_SEQMAX + 1];	/* last emitted */
-	int64_t		 pos_sub;
-	int		 any;		/* something emitted this run */
-	int		 moved;		/* pos not yet in the checkpoint */
-	int		 ended;		/* read to its end this run */
-	int		 gap;		/* report where data resumes */
-	char		*prefix;
-	size_t		 prefix_len;
-	long long	 mbl;
-	size_t		 body_est;
-	unsigned long long records, calls, retries, throttles, expired;
-	unsigned long long tick_records;
-};
-
-struct call {
-	struct kl_reader	*r;
-	void			*easy;
-	int			 op;
-	struct shard		*sh;
-	struct kl_buf		 body;
-	struct kl_hdrs		 ophdrs;
-	struct kl_aws_req	 q;
-	struct kl_http_req	 hr;
-	struct kl_http_xfer	 x;
-	struct kl_http_resp	 resp;
-	struct kl_creds		 creds;
-	size_t			 est;
-	int			 busy;	/* in the multi handle */
-	int			 big;	/* keeps a large reply buffer */
-	struct call		*next;	/* free list */
-	struct call		*all;	/* every call made */
-};
-
-struct kl_reader {
-	struct kl_aws		*aws;
-	struct kl_reader_opts	 o;
-	CURLM			*multi;
-	char			*url;
-	struct shard		**sh;
-	size_t			 n, cap;
-	size_t			 rr;		/* round-robin start */
-	struct call		*free_calls;
-	struct call		*all_calls;
-	int			 big_kept;	/* calls with a large buffer */
-	int			 inflight;
-	size_t			 body_inflight;
-	int			 gets_inflight;
-	struct kl_page		 page;
-	int			 list_busy;
-	int			 list_urgent;	/* the run needs a listing */
-	int			 list_again;	/* urgent once the one in flight ends */
-	int			 listed;	/* one listing completed */
-	long			 list_next_ms;	/* -1: none due */
-	struct kl_buf		 list_token;
-	int			 list_fails;
-	int			 list_creds, list_skew;
-	long			 tick_ms;
-	long			 commit_ms;
-	long			 start_ms;
-	int			 ckpt_dirty;
-	unsigned long long	 emitted;
-	unsigned long long	 tick_emitted;
-	long			 interval_ms;	/* 1000 / max_rate */
-	int			 done;		/* limit reached */
-	int			 failed;
-	struct kl_err		 err;
-};
-
-static const char *const op_names[] = {
+const char *const kl_rd_op_names[] = {
 	"", "ListShards", "GetShardIterator", "GetRecords",
 };
 
-static const char *const from_names[] = {
+const char *const kl_rd_from_names[] = {
 	"", "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "AT_SEQUENCE_NUMBER",
 	"AFTER_SEQUENCE_NUMBER",
 };
 
-static void
-fail(struct kl_reader *r, const struct kl_err *e)
+void
+kl_rd_fail(struct kl_reader *r, const struct kl_err *e)
 {
 	if (r->failed)
 		return;
@@ -206,13 +99,13 @@ fail(struct kl_reader *r, const struct kl_err *e)
 	r->err = *e;
 }
 
-static void
-fail_nomem(struct kl_reader *r)
+void
+kl_rd_fail_nomem(struct kl_reader *r)
 {
 	struct kl_err e;
 
 	kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
-	fail(r, &e);
+	kl_rd_fail(r, &e);
 }
 
 static struct shard *
@@ -338,8 +231,8 @@ list_entry(struct kl_reader *r, const struct kl_jspan *s)
 	return add_shard(r, id, parent, adj, closed) == NULL ? -1 : 0;
 }
 
-static int
-is_end(int state)
+int
+kl_rd_is_end(int state)
 {
 	return state == S_DONE || state == S_SKIP;
 }
@@ -415,7 +308,7 @@ wake(struct kl_reader *r)
 				if (pid[k][0] != '\0' &&
 				    (p = find_shard(r, pid[k],
 				    strlen(pid[k]))) != NULL &&
-				    !is_end(p->state))
+				    !kl_rd_is_end(p->state))
 					ready = 0;
 			if (!ready)
 				continue;
@@ -427,15 +320,15 @@ wake(struct kl_reader *r)
 			sh->state = S_NEEDITER;
 			sh->next_ms = kl_mono_ms();
 			kl_log(KL_DEBUG, 0, "%s: starting at %s%s%s", sh->id,
-			    from_names[sh->spec.type],
+			    kl_rd_from_names[sh->spec.type],
 			    sh->spec.seq[0] ? " " : "", sh->spec.seq);
 		}
 	}
 }
 
 /* A shard read to its end: children from ChildShards, or a listing. */
-static void
-shard_end(struct kl_reader *r, struct shard *sh, const struct kl_page *pg)
+void
+kl_rd_shard_end(struct kl_reader *r, struct shard *sh, const struct kl_page *pg)
 {
 	struct kl_jiter it, ip;
 	struct kl_jspan c, v, ps;
@@ -465,7 +358,7 @@ shard_end(struct kl_reader *r, struct shard *sh, const struct kl_page *pg)
 			    !named(r, id))
 				continue;
 			if (add_shard(r, id, par[0], par[1], 0) == NULL) {
-				fail_nomem(r);
+				kl_rd_fail_nomem(r);
 				return;
 			}
 			kl_log(KL_INFO, 0, "%s: child shard %s", sh->id, id);
@@ -480,8 +373,8 @@ shard_end(struct kl_reader *r, struct shard *sh, const struct kl_page *pg)
 }
 
 /* Where a new iterator should start after what this run emitted. */
-static void
-resume_spec(struct shard *sh)
+void
+kl_rd_resume_spec(struct shard *sh)
 {
 	if (!sh->any)
 		return;
@@ -492,287 +385,12 @@ resume_spec(struct shard *sh)
 	    KL_FROM_AFTER_SEQUENCE;
 }
 
-/* Builds the request body of op for shard sh into b. */
-static void
-body_of(struct kl_reader *r, int op, struct shard *sh, struct kl_buf *b)
-{
-	const struct kl_stream *s = r->o.stream;
-	const struct spec *sp = sh != NULL ? &sh->spec : NULL;
-
-	kl_buf_reset(b);
-	kl_buf_addc(b, '{');
-	switch (op) {
-	case OP_LIST:
-		if (r->list_token.len > 0) {
-			kl_js_put_key(b, "NextToken");
-			kl_buf_add_jstr(b, r->list_token.data,
-			    r->list_token.len);
-		} else
-			kl_stream_members(b, s);
-		if (r->o.list_page > 0)
-			kl_buf_addf(b, ",\"MaxResults\":%ld", r->o.list_page);
-		break;
-	case OP_ITER:
-		kl_stream_members(b, s);
-		kl_js_put_key(b, "ShardId");
-		kl_buf_add_jstr(b, sh->id, strlen(sh->id));
-		kl_js_put_key(b, "ShardIteratorType");
-		kl_buf_add_jstr(b, from_names[sp->type],
-		    strlen(from_names[sp->type]));
-		if (sp->type == KL_FROM_AT_SEQUENCE ||
-		    sp->type == KL_FROM_AFTER_SEQUENCE) {
-			kl_js_put_key(b, "StartingSequenceNumber");
-			kl_buf_add_jstr(b, sp->seq, strlen(sp->seq));
-		} else if (sp->type == KL_FROM_AT_TIMESTAMP)
-			kl_buf_addf(b, ",\"Timestamp\":%lld.%03lld",
-			    sp->ms / 1000, sp->ms % 1000);
-		break;
-	case OP_GET:
-		kl_js_put_key(b, "ShardIterator");
-		kl_buf_add_jstr(b, sh->iter.data, sh->iter.len);
-		kl_buf_addf(b, ",\"Limit\":%d", PAGE_LIMIT);
-		if (s->arn[0] != '\0') {
-			kl_js_put_key(b, "StreamARN");
-			kl_buf_add_jstr(b, s->arn, strlen(s->arn));
-		}
-		break;
-	}
-	kl_buf_addc(b, '}');
-}
-
-static struct call *
-call_get(struct kl_reader *r)
-{
-	struct call *c;
-
-	if ((c = r->free_calls) != NULL) {
-		r->free_calls = c->next;
-		return c;
-	}
-	if ((c = calloc(1, sizeof(*c))) == NULL)
-		return NULL;
-	if ((c->easy = curl_easy_init()) == NULL) {
-		free(c);
-		return NULL;
-	}
-	c->r = r;
-	kl_buf_init(&c->body);
-	kl_http_resp_init(&c->resp);
-	c->all = r->all_calls;
-	r->all_calls = c;
-	return c;
-}
-
-static void
-call_put(struct kl_reader *r, struct call *c)
-{
-	kl_hdrs_free(&c->ophdrs);
-	kl_creds_free(&c->creds);
-	/* Keep a few large reply buffers: refaulting them costs CPU. */
-	if (c->resp.body.cap > KEEP_MAX && !c->big) {
-		if (r->big_kept < BIG_KEPT) {
-			c->big = 1;
-			r->big_kept++;
-		} else
-			kl_buf_free(&c->resp.body);
-	}
-	if (c->body.cap > KEEP_MAX)
-		kl_buf_free(&c->body);
-	c->sh = NULL;
-	c->busy = 0;
-	c->next = r->free_calls;
-	r->free_calls = c;
-}
-
-static void
-call_free(struct call *c)
-{
-	kl_hdrs_free(&c->ophdrs);
-	kl_creds_free(&c->creds);
-	kl_buf_free(&c->body);
-	kl_http_resp_free(&c->resp);
-	if (c->easy != NULL)
-		curl_easy_cleanup(c->easy);
-	free(c);
-}
-
-/* Signs and starts op for sh (NULL for the listing).  -1: e filled. */
-static int
-start(struct kl_reader *r, int op, struct shard *sh, struct kl_err *e)
-{
-	struct kl_aws *a = r->aws;
-	const struct kl_creds *cr;
-	struct kl_hdrs h;
-	struct call *c;
-	time_t now;
-
-	kl_err_clear(e);
-	if ((c = call_get(r)) == NULL) {
-		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
-		    strerror(ENOMEM));
-		return -1;
-	}
-	c->op = op;
-	c->sh = sh;
-	body_of(r, op, sh, &c->body);
-	kl_hdrs_init(&c->ophdrs);
-	kl_hdrs_init(&h);
-	if (c->body.err || kl_kinesis_req(&c->q, &c->ophdrs, op_names[op],
-	    c->body.data, c->body.len) == -1) {
-		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
-		    strerror(ENOMEM));
-		goto bad;
-	}
-	now = time(NULL) + a->skew;
-	if (kl_credsrc_get(a->creds, now, &cr, e) == -1)
-		goto bad;
-	if (kl_creds_copy(&c->creds, cr) == -1) {
-		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s",
-		    strerror(ENOMEM));
-		goto bad;
-	}
-	if (kl_aws_sign(a, &c->q, cr, now, &h, e) == -1)
-		goto bad;
-	c->hr.method = "POST";
-	c->hr.url = r->url;
-	c->hr.hdrs = &h;
-	c->hr.body = c->body.data;
-	c->hr.len = c->body.len;
-	if (kl_http_prepare(&c->x, c->easy, &a->http, &c->hr, &c->resp,
-	    e) == -1)
-		goto bad;
-	kl_hdrs_free(&h);
-	curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
-	if (curl_multi_add_handle(r->multi, c->easy) != CURLM_OK) {
-		kl_http_finish(&c->x, CURLE_FAILED_INIT, e);
-		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL,
-		    "cannot start a transfer");
-		call_put(r, c);
-		return -1;
-	}
-	r->inflight++;
-	c->busy = 1;
-	if (op == OP_GET) {
-		c->est = sh->body_est ? sh->body_est : BODY_GUESS;
-		r->body_inflight += c->est;
-		r->gets_inflight++;
-		sh->call_ms = kl_mono_ms();
-	}
-	if (sh != NULL)
-		sh->state = S_BUSY;
-	else
-		r->list_busy = 1;
-	return 0;
-bad:
-	kl_hdrs_free(&h);
-	call_put(r, c);
-	return -1;
-}
-
-static int
-is_throttle(const char *code)
-{
-	return strstr(code, "Throttl") != NULL ||
-	    strstr(code, "LimitExceeded") != NULL ||
-	    strcmp(code, "ProvisionedThroughputExceededException") == 0;
-}
-
-/* The state a shard goes back to for its call op to be made again. */
-static int
-retry_state(int op)
-{
-	return op == OP_GET ? S_READY : S_NEEDITER;
-}
-
-/* Schedules call c again after a failure e, or ends the run. */
-static void
-failed(struct kl_reader *r, struct call *c, struct kl_err *e)
-{
-	struct shard *sh = c->sh;
-	int *fails = sh ? &sh->fails : &r->list_fails;
-	int *creds = sh ? &sh->creds_again : &r->list_creds;
-	int *skew = sh ? &sh->skew_again : &r->list_skew;
-	const char *who = sh ? sh->id : "ListShards";
-	long delay = 0, now = kl_mono_ms();
-
-	switch (e->kind) {
-	case KL_ERR_STOPPED:
-		break;
-	case KL_ERR_CREDS:
-		if ((*creds)++)
-			goto fatal;
-		kl_log(KL_WARNING, 0, "HTTP %ld %s, refreshing credentials",
-		    e->status, e->code);
-		kl_credsrc_expired(r->aws->creds);
-		break;
-	case KL_ERR_SKEW:
-		if ((*skew)++ || c->resp.date == 0)
-			goto fatal;
-		r->aws->skew = (long)(c->resp.date - time(NULL));
-		kl_log(KL_WARNING, 0, "HTTP %ld %s: local clock is %ld s %s "
-		    "the server's, signing again", e->status, e->code,
-		    labs(r->aws->skew), r->aws->skew > 0 ? "behind" :
-		    "ahead of");
-		break;
-	case KL_ERR_ITERATOR:
-		if (sh == NULL || ++*fails > RETRIES)
-			goto fatal;
-		sh->expired++;
-		resume_spec(sh);
-		kl_log(KL_INFO, 0, "%s: iterator expired, new one at %s%s%s",
-		    sh->id, from_names[sh->spec.type],
-		    sh->spec.seq[0] ? " " : "", sh->spec.seq);
-		sh->state = S_NEEDITER;
-		sh->next_ms = now;
-		return;
-	case KL_ERR_TRANSIENT:
-		if (++*fails > RETRIES)
-			goto fatal;
-		delay = kl_backoff_ms(*fails, BASE_MS, CAP_MS);
-		if (c->resp.retry_after_ms > delay && e->status != 0)
-			delay = c->resp.retry_after_ms;
-		if (sh != NULL) {
-			sh->retries++;
-			if (is_throttle(e->code))
-				sh->throttles++;
-		}
-		if (e->status != 0)
-			kl_log(KL_WARNING, 0, "%s: %s: HTTP %ld%s%s, retry %d "
-			    "of %d in %ld ms", who, op_names[c->op], e->status,
-			    e->code[0] ? " " : "", e->code, *fails, RETRIES,
-			    delay);
-		else
-			kl_log(KL_WARNING, 0, "%s: %s, retry %d of %d in %ld "
-			    "ms", who, strstr(e->msg, ": (") ?
-			    strstr(e->msg, ": (") + 2 : e->msg, *fails,
-			    RETRIES, delay);
-		break;
-	default:
-		goto fatal;
-	}
-	if (sh != NULL) {
-		sh->state = retry_state(c->op);
-		sh->next_ms = now + delay;
-	} else
-		r->list_next_ms = now + delay;
-	return;
-fatal:
-	if (e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_ITERATOR) {
-		size_t k = strlen(e->msg);
-
-		e->kind = KL_ERR_TRANSIENT;
-		snprintf(e->msg + k, sizeof(e->msg) - k, " (gave up after %d "
-		    "retries)", RETRIES);
-	}
-	fail(r, e);
-}
-
 /*
  * GetShardIterator refused a checkpoint position: aged out of the
  * stream's retention.  Returns 1 if the shard falls back.
  */
-static int
-aged_out(struct shard *sh, const struct kl_err *e)
+int
+kl_rd_aged_out(struct shard *sh, const struct kl_err *e)
 {
 	if (sh->spec.user || strcmp(e->code, "InvalidArgumentException") != 0 ||
 	    strstr(e->msg, "StartingSequenceNumber") == NULL ||
@@ -792,8 +410,8 @@ aged_out(struct shard *sh, const struct kl_err *e)
 	return 1;
 }
 
-static void
-got_list(struct kl_reader *r, struct call *c)
+void
+kl_rd_got_list(struct kl_reader *r, struct call *c)
 {
 	struct kl_jspan top, shards, s, tok;
 	struct kl_jiter it;
@@ -806,12 +424,12 @@ got_list(struct kl_reader *r, struct call *c)
 	    kl_js_iter_init(&it, &shards) == -1) {
 		kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL,
 		    "ListShards: reply has no Shards array");
-		fail(r, &e);
+		kl_rd_fail(r, &e);
 		return;
 	}
 	while (kl_js_iter_next(&it, NULL, &s))
 		if (list_entry(r, &s) == -1) {
-			fail_nomem(r);
+			kl_rd_fail_nomem(r);
 			return;
 		}
 	r->list_fails = r->list_creds = r->list_skew = 0;
@@ -820,7 +438,7 @@ got_list(struct kl_reader *r, struct call *c)
 	    tok.n > 2) {
 		if (kl_js_str(&tok, &r->list_token) == -1 ||
 		    r->list_token.err)
-			fail_nomem(r);
+			kl_rd_fail_nomem(r);
 		r->list_next_ms = kl_mono_ms();
 		return;
 	}
@@ -833,7 +451,7 @@ got_list(struct kl_reader *r, struct call *c)
 				    "ResourceNotFoundException", "shard '%s' "
 				    "not found in stream '%s'",
 				    r->o.shards[i], r->o.stream->name);
-				fail(r, &e);
+				kl_rd_fail(r, &e);
 				return;
 			}
 		kl_log(KL_INFO, 0, "stream '%s': %zu shards to read",
@@ -848,11 +466,12 @@ got_list(struct kl_reader *r, struct call *c)
 	wake(r);
 }
 
-static void
-got_iter(struct kl_reader *r, struct call *c)
+void
+kl_rd_got_iter(struct kl_reader *r, struct call *c)
 {
 	struct shard *sh = c->sh;
 	struct kl_jspan top, it;
+	struct kl_err e;
 	long now = kl_mono_ms(), t;
 
 	if (kl_js_parse(c->resp.body.data ? c->resp.body.data : "",
@@ -860,12 +479,19 @@ got_iter(struct kl_reader *r, struct call *c)
 	    !kl_js_get(&top, "ShardIterator", &it) || it.type != KL_JSTR ||
 	    it.n <= 2) {
 		/* No iterator: a closed shard with nothing after the start. */
-		shard_end(r, sh, NULL);
+		if (sh->closed) {
+			kl_rd_shard_end(r, sh, NULL);
+			return;
+		}
+		kl_err_set(&e, KL_ERR_PERMANENT, c->resp.status, NULL,
+		    "GetShardIterator on %s: reply has no ShardIterator",
+		    sh->id);
+		kl_rd_fail(r, &e);
 		return;
 	}
 	kl_buf_reset(&sh->iter);
 	if (kl_js_str(&it, &sh->iter) == -1 || sh->iter.err) {
-		fail_nomem(r);
+		kl_rd_fail_nomem(r);
 		return;
 	}
 	sh->skip_pending = sh->spec.type == KL_FROM_AT_SEQUENCE &&
@@ -911,7 +537,7 @@ emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
 			kl_err_set(&e, KL_ERR_PERMANENT, 0, NULL, "GetRecords "
 			    "on %s: %s", sh->id, errno == EBADMSG ? pg->why :
 			    strerror(errno));
-			fail(r, &e);
+			kl_rd_fail(r, &e);
 			return 1;
 		}
 		if (r->o.emit(r->o.arg, rec.line, rec.len) == -1) {
@@ -919,7 +545,7 @@ emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
 			    "cannot write the standard output: %s",
 			    strerror(errno));
 			e.sys = errno;
-			fail(r, &e);
+			kl_rd_fail(r, &e);
 			return 1;
 		}
 		if (sh->gap)
@@ -936,8 +562,8 @@ emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
 	return 1;
 }
 
-static void
-got_page(struct kl_reader *r, struct call *c)
+void
+kl_rd_got_page(struct kl_reader *r, struct call *c)
 {
 	struct shard *sh = c->sh;
 	struct kl_page *pg = &r->page;
@@ -953,7 +579,7 @@ got_page(struct kl_reader *r, struct call *c)
 	pg->skip_sub = sh->spec.sub;
 	if (kl_page_open(pg, c->resp.body.data ? c->resp.body.data : "",
 	    c->resp.body.len, &e) == -1) {
-		fail(r, &e);
+		kl_rd_fail(r, &e);
 		return;
 	}
 	sh->calls++;
@@ -969,14 +595,14 @@ got_page(struct kl_reader *r, struct call *c)
 	empty = pg->nrec == 0;
 	if (!empty)
 		sh->skip_pending = 0;
-	resume_spec(sh);
+	kl_rd_resume_spec(sh);
 	if (!pg->has_next) {
-		shard_end(r, sh, pg);
+		kl_rd_shard_end(r, sh, pg);
 		return;
 	}
 	kl_buf_reset(&sh->iter);
 	if (kl_js_str(&pg->next, &sh->iter) == -1 || sh->iter.err) {
-		fail_nomem(r);
+		kl_rd_fail_nomem(r);
 		return;
 	}
 	now = kl_mono_ms();
@@ -984,7 +610,7 @@ got_page(struct kl_reader *r, struct call *c)
 	next = sh->call_ms + r->interval_ms;
 	if (empty && pg->mbl == 0) {
 		if (sh->closed) {
-			shard_end(r, sh, pg);
+			kl_rd_shard_end(r, sh, pg);
 			return;
 		}
 		if (!r->o.follow) {
@@ -1003,88 +629,6 @@ got_page(struct kl_reader *r, struct call *c)
 	if (pg->data_bytes >= BIG_PAGE && next < now + BIG_PAUSE_MS)
 		next = now + BIG_PAUSE_MS;
 	sh->next_ms = next;
-}
-
-static void
-complete(struct kl_reader *r, struct call *c, CURLcode rc)
-{
-	struct kl_err e;
-	struct shard *sh = c->sh;
-
-	curl_multi_remove_handle(r->multi, c->easy);
-	r->inflight--;
-	if (c->op == OP_GET) {
-		r->body_inflight -= c->est;
-		r->gets_inflight--;
-	} else if (c->op == OP_LIST)
-		r->list_busy = 0;
-	if (kl_http_finish(&c->x, (int)rc, &e) == 0 &&
-	    kl_aws_reply(r->aws, &c->q, &c->creds, &c->resp, &e) == 0) {
-		if (c->op == OP_LIST)
-			got_list(r, c);
-		else if (c->op == OP_ITER)
-			got_iter(r, c);
-		else
-			got_page(r, c);
-	} else if (e.kind == KL_ERR_STOPPED) {
-		if (sh != NULL)
-			sh->state = retry_state(c->op);
-	} else if (sh != NULL && c->op == OP_ITER && aged_out(sh, &e)) {
-		;
-	} else if (strcmp(e.code, "ResourceNotFoundException") == 0 &&
-	    sh != NULL && sh->closed) {
-		kl_log(KL_WARNING, 0, "%s: %s", sh->id, e.msg);
-		shard_end(r, sh, NULL);
-	} else
-		failed(r, c, &e);
-	call_put(r, c);
-}
-
-/* Starts what is due; returns the next time something falls due. */
-static long
-schedule(struct kl_reader *r, long now)
-{
-	struct kl_err e;
-	struct shard *sh;
-	long due = now + TICK_MS;
-	size_t i, k;
-	size_t est;
-
-	if (!r->list_busy && r->list_next_ms >= 0) {
-		if (r->list_next_ms <= now) {
-			if (start(r, OP_LIST, NULL, &e) == -1)
-				failed(r, &(struct call){ .op = OP_LIST }, &e);
-		} else if (r->list_next_ms < due)
-			due = r->list_next_ms;
-	}
-	for (k = 0; k < r->n && !r->failed; k++) {
-		i = (r->rr + k) % r->n;
-		sh = r->sh[i];
-		if (sh->state != S_NEEDITER && sh->state != S_READY)
-			continue;
-		if (sh->next_ms > now) {
-			if (sh->next_ms < due)
-				due = sh->next_ms;
-			continue;
-		}
-		if (r->inflight >= MAX_INFLIGHT)
-			break;
-		est = sh->body_est ? sh->body_est : BODY_GUESS;
-		if (sh->state == S_READY && r->gets_inflight > 0 &&
-		    r->body_inflight + est > BODY_BUDGET)
-			continue;
-		if (start(r, sh->state == S_READY ? OP_GET : OP_ITER, sh,
-		    &e) == -1) {
-			struct call fake = { .op = sh->state == S_READY ?
-			    OP_GET : OP_ITER, .sh = sh };
-
-			kl_http_resp_init(&fake.resp);
-			failed(r, &fake, &e);
-		}
-	}
-	if (r->n > 0)
-		r->rr = (r->rr + 1) % r->n;
-	return due;
 }
 
 /* Whether nothing is left to do (drain, --until or --limit). */
@@ -1132,8 +676,8 @@ finished(const struct kl_reader *r)
 }
 
 /* Moves the positions into the checkpoint and has the command save it. */
-static void
-commit(struct kl_reader *r)
+void
+kl_rd_commit(struct kl_reader *r)
 {
 	struct kl_err e;
 	struct shard *sh;
@@ -1158,108 +702,6 @@ commit(struct kl_reader *r)
 		return;
 	}
 	r->ckpt_dirty = 0;
-}
-
-static const char *const state_names[] = {
-	"waiting", "starting", "reading", "reading", "done", "caught up",
-	"until", "skipped",
-};
-
-static void
-progress(struct kl_reader *r, long dt)
-{
-	struct shard *sh;
-	size_t i;
-
-	for (i = 0; i < r->n; i++) {
-		sh = r->sh[i];
-		if ((is_end(sh->state) || sh->state == S_WAIT) &&
-		    sh->records == sh->tick_records)
-			continue;
-		kl_log(KL_INFO, 0, "%s: %llu records, %.1f/s, %lld ms behind, "
-		    "%s", sh->id, sh->records, dt > 0 ?
-		    (double)(sh->records - sh->tick_records) * 1000.0 / dt : 0,
-		    sh->mbl, state_names[sh->state]);
-		sh->tick_records = sh->records;
-	}
-}
-
-static void
-metric(struct kl_buf *b, const char *name, const char *type,
-    const char *help)
-{
-	kl_buf_addf(b, "# HELP kl_read_shard_%s %s\n# TYPE kl_read_shard_%s "
-	    "%s\n", name, help, name, type);
-}
-
-/* Rewrites the Prometheus text file of --stats-file, atomically. */
-static void
-write_stats(struct kl_reader *r)
-{
-	static const struct {
-		const char	*name, *type, *help;
-		size_t		 off;
-	} m[] = {
-		{ "records_total", "counter", "Records written.",
-		    offsetof(struct shard, records) },
-		{ "get_records_total", "counter", "GetRecords calls that "
-		    "succeeded.", offsetof(struct shard, calls) },
-		{ "retries_total", "counter", "Calls retried after a "
-		    "transient failure.", offsetof(struct shard, retries) },
-		{ "throttles_total", "counter", "Calls the service throttled.",
-		    offsetof(struct shard, throttles) },
-		{ "expired_iterators_total", "counter", "Shard iterators "
-		    "that expired.", offsetof(struct shard, expired) },
-	};
-	struct kl_buf b;
-	size_t i, j;
-	const char *s = r->o.stream->name;
-
-	if (r->o.stats_file == NULL)
-		return;
-	kl_buf_init(&b);
-	for (j = 0; j < sizeof(m) / sizeof(m[0]); j++) {
-		metric(&b, m[j].name, m[j].type, m[j].help);
-		for (i = 0; i < r->n; i++)
-			kl_buf_addf(&b, "kl_read_shard_%s{stream=\"%s\","
-			    "shard_id=\"%s\"} %llu\n", m[j].name, s,
-			    r->sh[i]->id, *(unsigned long long *)(void *)
-			    ((char *)r->sh[i] + m[j].off));
-	}
-	metric(&b, "millis_behind_latest", "gauge", "MillisBehindLatest of "
-	    "the shard's last GetRecords reply.");
-	for (i = 0; i < r->n; i++)
-		kl_buf_addf(&b, "kl_read_shard_millis_behind_latest{stream="
-		    "\"%s\",shard_id=\"%s\"} %lld\n", s, r->sh[i]->id,
-		    r->sh[i]->mbl);
-	metric(&b, "shard_done", "gauge", "1 once the shard was read to "
-	    "its end (or --until), else 0.");
-	for (i = 0; i < r->n; i++)
-		kl_buf_addf(&b, "kl_read_shard_shard_done{stream=\"%s\","
-		    "shard_id=\"%s\"} %d\n", s, r->sh[i]->id,
-		    is_end(r->sh[i]->state) || r->sh[i]->state == S_UNTIL);
-	metric(&b, "last_update_timestamp_seconds", "gauge", "When this file "
-	    "was written.");
-	kl_buf_addf(&b, "kl_read_shard_last_update_timestamp_seconds{stream="
-	    "\"%s\"} %.3f\n", s, kl_now_ms() / 1000.0);
-	if (b.err || kl_atomic_write(r->o.stats_file, b.data, b.len,
-	    0644) == -1)
-		kl_log(KL_WARNING, b.err ? ENOMEM : errno, "cannot write "
-		    "'%s'", r->o.stats_file);
-	kl_buf_free(&b);
-}
-
-static void
-timers(struct kl_reader *r, long now)
-{
-	if (now >= r->tick_ms) {
-		if (kl_verbose >= 1)
-			progress(r, now - (r->tick_ms - TICK_MS));
-		write_stats(r);
-		r->tick_ms = now + TICK_MS;
-	}
-	if (now >= r->commit_ms)
-		commit(r);
 }
 
 /*
@@ -1329,10 +771,10 @@ kl_reader_run(struct kl_reader *r, struct kl_err *e)
 	r->list_urgent = 1;
 	while (!r->failed && !kl_stopping() && !finished(r)) {
 		now = kl_mono_ms();
-		due = schedule(r, now);
+		due = kl_rd_schedule(r, now);
 		if (r->failed)
 			break;
-		timers(r, now);
+		kl_rd_timers(r, now);
 		if (r->commit_ms < due)
 			due = r->commit_ms;
 		wait = due - kl_mono_ms();
@@ -1349,13 +791,13 @@ kl_reader_run(struct kl_reader *r, struct kl_err *e)
 			curl_easy_getinfo(m->easy_handle, CURLINFO_PRIVATE,
 			    (char **)&c);
 			if (c != NULL)
-				complete(r, c, m->data.result);
+				kl_rd_complete(r, c, m->data.result);
 		}
 	}
-	commit(r);
-	write_stats(r);
+	kl_rd_commit(r);
+	kl_rd_write_stats(r);
 	if (kl_verbose >= 1)
-		progress(r, kl_mono_ms() - (r->tick_ms - TICK_MS));
+		kl_rd_progress(r, kl_mono_ms() - (r->tick_ms - TICK_MS));
 	if (r->failed) {
 		*e = r->err;
 		return -1;
@@ -1386,7 +828,7 @@ kl_reader_free(struct kl_reader *r)
 			curl_multi_remove_handle(r->multi, c->easy);
 			kl_http_finish(&c->x, CURLE_ABORTED_BY_CALLBACK, &e);
 		}
-		call_free(c);
+		kl_rd_call_free(c);
 	}
 	if (r->multi != NULL)
 		curl_multi_cleanup(r->multi);

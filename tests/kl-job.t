@@ -24,10 +24,11 @@ mkdir -p "$FAKE_DIR"
 export FAKE_DIR
 
 # A fake stage.  FAKE_KL_X (for kl-x): "cat" (default) copies its input;
-# "emit N" writes N acknowledgements; "json TEXT" writes TEXT; "exit N";
-# "wait" runs until a signal, noting each SIGTERM or SIGINT it gets, and
-# dies of it after 0.3 s; "after STAGE N" exits N once STAGE waits; "sig
-# NAME" dies of that signal.
+# "emit N" reads its input, then writes N acknowledgements; "json TEXT"
+# writes TEXT; "exit N" reads its input, then exits N; "wait" runs until
+# a signal, noting each SIGTERM or SIGINT it gets, and dies of it after
+# 0.3 s; "after STAGE N" exits N once STAGE waits; "sig NAME" dies of
+# that signal.
 cat >"$T/fake-stage" <<'EOF'
 #!/bin/sh
 name=${0##*/}
@@ -37,13 +38,15 @@ var=FAKE_$(echo "$name" | tr 'a-z-' 'A-Z_')
 eval "mode=\${$var:-cat}"
 case $mode in
 cat)	exec cat ;;
-emit*)	i=0
+emit*)	cat >/dev/null
+	i=0
 	while [ $i -lt "${mode#emit }" ]; do
 		echo '{"stream":"w","events":2,"message_count":2,"rejected_count":0}'
 		i=$((i + 1))
 	done ;;
 json*)	printf '%s\n' "${mode#json }" ;;
-exit*)	exit "${mode#exit }" ;;
+exit*)	cat >/dev/null
+	exit "${mode#exit }" ;;
 sig*)	kill -"${mode#sig }" $$ ;;
 wait)	trap 'echo TERM >>"$FAKE_DIR/term.$name"; sleep 0.3; trap - TERM; kill -TERM $$' TERM
 	trap 'echo INT >>"$FAKE_DIR/term.$name"; sleep 0.3; trap - INT; kill -INT $$' INT

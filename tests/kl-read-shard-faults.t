@@ -32,8 +32,9 @@ config() {
 }
 stats() { curl -s "$EP/_front/stats"; }
 
-# A small page size (GetRecords Limit is 10000) is not needed: with
-# --max-rate 20 many calls are made and many of them fail.
+# Seeded random faults on every call, and to be sure of each kind, a
+# queue of them for the first GetRecords calls.
+config '{"next":["throttle","expired-iterator","throttle","http500","http503","drop","throttle","ok","throttle"],"fault_ops":["GetRecords"]}'
 run krs -s f --max-rate 20 --stats-file "$T/stats.prom"
 is "$rc" 0 "faults: exit 0"
 is "$($RS check "$T/f.ex" "$T/out")" "ok 500 records" \

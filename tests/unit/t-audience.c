@@ -14,7 +14,6 @@
 #include <string.h>
 
 #include "kl.h"
-#include "jscan.h"
 #include "tap.h"
 
 static struct kl_jspan

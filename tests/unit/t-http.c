@@ -22,7 +22,6 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "jscan.h"
 #include "tap.h"
 
 static char dir[] = "/tmp/kl-t-http.XXXXXX";

@@ -84,7 +84,7 @@ test_long(void)
 static void
 test_inputs(void)
 {
-	char a[256], b[256];
+	char a[256], b[256], missing[] = "/nonexistent/kl";
 	char *paths[4], *line;
 	struct kl_inputs ins;
 	size_t len;
@@ -93,7 +93,7 @@ test_inputs(void)
 	snprintf(a, sizeof(a), "%s", put_file("a", "1\n2\n", 4));
 	snprintf(b, sizeof(b), "%s", put_file("b", "3", 1));
 	paths[0] = a;
-	paths[1] = "/nonexistent/kl";
+	paths[1] = missing;
 	paths[2] = b;
 	paths[3] = NULL;
 	kl_inputs_init(&ins, paths);

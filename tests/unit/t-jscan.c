@@ -46,7 +46,6 @@
 #include <jv.h>
 
 #include "kl.h"
-#include "jscan.h"
 
 const char *__lsan_default_suppressions(void);
 

@@ -18,7 +18,6 @@
 #include <unistd.h>
 
 #include "kl.h"
-#include "jscan.h"
 #include "tap.h"
 
 #define KEY	"at.t-lytics-key-0123456789"

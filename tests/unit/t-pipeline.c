@@ -91,9 +91,11 @@ test_status(void)
 	is_int(run(0, &l, "exit 75", "cat >/dev/null; exit 3", NULL), 75,
 	    "75 beats 3");
 	kl_buf_free(&l.all);
-	is_int(run(0, &l, "exit 3", "exit 1", NULL), 1, "1 beats 3");
+	is_int(run(0, &l, "exit 3", "cat >/dev/null; exit 1", NULL), 1,
+	    "1 beats 3");
 	kl_buf_free(&l.all);
-	is_int(run(0, &l, "exit 2", "exit 75", NULL), 2, "2 beats all");
+	is_int(run(0, &l, "exit 2", "cat >/dev/null; exit 75", NULL), 2,
+	    "2 beats all");
 	kl_buf_free(&l.all);
 	is_int(run(0, &l, "exit 42", "cat", NULL), 1,
 	    "a status outside the contract counts as 1");
@@ -126,6 +128,13 @@ test_status(void)
 	is_int(run(300, &l, "trap '' TERM; while :; do sleep 0.05; done",
 	    "exit 1", NULL), 1, "a stage that ignores SIGTERM is killed");
 	ok(kl_mono_ms() - t < 3000, "after the grace period");
+	kl_buf_free(&l.all);
+
+	t = kl_mono_ms();
+	is_int(run(0, &l, "echo a", "cat; sleep 3 & echo b", NULL), 0,
+	    "a process left behind holding the output");
+	ok(kl_mono_ms() - t < 2800, "is not waited for");
+	is_str(l.all.data, "a|b|", "what came before is read");
 	kl_buf_free(&l.all);
 
 	is_int(run(0, &l, "cut -d' ' -f5 /proc/$$/stat", "cat", NULL), 0,
