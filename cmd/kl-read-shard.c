@@ -19,6 +19,8 @@
  * - --commit writes the checkpoint only after the lines it covers were
  *   flushed (kl_out_flush, then kl_ckpt_merge, which leaves the other
  *   shards to whoever else writes the file, kl-to-lytics for one).
+ * - KL_TEST_LIST_PAGE, for tests only, sets ListShards' MaxResults, so
+ *   that paging through the shard list can be tested on a small stream.
  * - Replies of several MiB come and go all the time; a fixed mmap
  *   threshold keeps glibc from moving them onto the heap, where freed
  *   memory is not given back, so the resident size stays flat.
@@ -356,6 +358,7 @@ main(int argc, char **argv)
 	struct opts o;
 	struct kl_cfg cfg;
 	struct kl_credsrc *src;
+	struct kl_sts sts;
 	struct kl_aws aws;
 	struct kl_reader *r;
 	struct kl_err e;
@@ -389,7 +392,11 @@ main(int argc, char **argv)
 		kl_die(status_of(&e), 0, "%s", e.msg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
-	if ((src = kl_credsrc_new(&o.aws, &cfg, NULL, NULL, &e)) == NULL)
+	/* --role-arn and delegated --auth assume roles through STS. */
+	if (kl_sts_init(&sts, cfg.ca_bundle, KL_STS_CACHE) == -1)
+		kl_die(KL_EXIT_FAIL, errno, "cannot set up STS");
+	if ((src = kl_credsrc_new(&o.aws, &cfg, kl_sts_assume, &sts,
+	    &e)) == NULL)
 		kl_die(status_of(&e), 0, "%s", e.msg);
 	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(src));
 	if (kl_kinesis_init(&aws, &cfg, src, &e) == -1)
@@ -414,6 +421,7 @@ main(int argc, char **argv)
 	kl_ckpt_free(&o.ckpt);
 	kl_aws_free(&aws);
 	kl_credsrc_free(src);
+	kl_sts_free(&sts);
 	kl_cfg_free(&cfg);
 	free(o.shards);
 	curl_global_cleanup();

@@ -826,11 +826,7 @@ int	 kl_sts_account_check(const char *, char *, size_t);
 int	 kl_sts_role_arn_check(const char *, char *, size_t);
 void	 kl_sts_session_name(char *, size_t, time_t);
 
-/*
- * page.c: a GetRecords reply turned into kl records (contract §5.2).
- * Needs jscan.h, included before this header.
- */
-#ifdef KL_JSCAN_H
+/* page.c: a GetRecords reply turned into kl records (contract §5.2) */
 #define KL_PAGE_UNTIL	2	/* kl_page_next: a record past until_ms */
 struct kl_page_rec {		/* one output line, valid until the next */
 	const char	*seq;		/* sequence number: digits, no NUL */
@@ -879,7 +875,6 @@ void	 kl_page_free(struct kl_page *);
 void	 kl_page_trim(struct kl_page *, size_t);
 int	 kl_page_open(struct kl_page *, const char *, size_t, struct kl_err *);
 int	 kl_page_next(struct kl_page *, struct kl_page_rec *);
-#endif
 
 /* reader.c: the multi-shard stream reader of kl-read-shard */
 enum kl_from {			/* start positions (GetShardIterator types) */

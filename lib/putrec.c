@@ -34,11 +34,10 @@
 
 struct kl_putkey {
 	char		*field;		/* NULL: the fallbacks only */
+	int		 path;		/* field has a dot or a bracket */
 	jq_state	*jq;		/* when field is a jq program */
 	struct kl_buf	 msg;		/* jq's compile messages */
 };
-
-static const char *const fallbacks[] = { "_uid", "_uids[0]", "id" };
 
 /* Whether f is a field name or a path jscan follows (a.b, a[0]). */
 static int
@@ -87,8 +86,10 @@ kl_putkey_new(const char *field, struct kl_err *e)
 	    (field != NULL && (k->field = strdup(field)) == NULL))
 		goto nomem;
 	kl_buf_init(&k->msg);
-	if (field == NULL || simple(field))
+	if (field == NULL || simple(field)) {
+		k->path = field != NULL && strpbrk(field, ".[") != NULL;
 		return k;
+	}
 	if ((k->jq = jq_init()) == NULL)
 		goto nomem;
 	jq_set_error_cb(k->jq, jq_msg, &k->msg);
@@ -141,21 +142,48 @@ usable(struct kl_buf *out, const struct kl_jspan *v)
 	return kl_js_text(v, out) == 0 && out->len > 0;
 }
 
+/* The members kl_putkey_get looks for, found in one walk each. */
+enum { M_DATA, M_FIELD, M_UID, M_UIDS, M_ID, M_N };
+
 /*
- * Looks name up in each of the n scopes in turn ("data", then the top):
- * as a member, then, if it has a dot or a bracket, as a path.
+ * Fills v[i] with the member of obj named names[i] (lens[i] bytes, NULL
+ * for none; of duplicates the last, as kl_js_get; type 0 when absent).
+ * One walk for all: kl_js_get walks the whole object for each name.
  */
+static void
+members(const struct kl_jspan *obj, const char *const *names,
+    const size_t *lens, struct kl_jspan *v)
+{
+	struct kl_jiter it;
+	struct kl_jspan k, val;
+	int i, esc;
+
+	memset(v, 0, M_N * sizeof(*v));
+	if (obj->type != KL_JOBJ || kl_js_iter_init(&it, obj) == -1)
+		return;
+	while (kl_js_iter_next(&it, &k, &val)) {
+		if (k.n < 2)
+			continue;
+		esc = memchr(k.p, '\\', k.n) != NULL;
+		for (i = 0; i < M_N; i++)
+			if (names[i] != NULL && (esc ? kl_js_streqn(&k,
+			    names[i], lens[i]) : k.n == lens[i] + 2 &&
+			    memcmp(k.p + 1, names[i], lens[i]) == 0))
+				v[i] = val;
+	}
+}
+
+/* A field with a dot or a bracket: as a member, then as a path. */
 static int
-lookup(const struct kl_jspan *sc, int n, const char *name,
+by_path(const struct kl_jspan *sc, int n, const char *name,
     struct kl_buf *out)
 {
 	struct kl_jspan v;
-	int i, path = strpbrk(name, ".[") != NULL;
+	int i;
 
 	for (i = 0; i < n; i++)
 		if ((kl_js_get(&sc[i], name, &v) && usable(out, &v)) ||
-		    (path && kl_js_path(&sc[i], name, &v) == 1 &&
-		    usable(out, &v)))
+		    (kl_js_path(&sc[i], name, &v) == 1 && usable(out, &v)))
 			return 1;
 	return 0;
 }
@@ -221,22 +249,39 @@ int
 kl_putkey_get(struct kl_putkey *k, const struct kl_jspan *obj,
     const char *data, size_t len, struct kl_buf *out)
 {
-	struct kl_jspan sc[2];
+	const char *names[M_N] = { "data", NULL, "_uid", "_uids", "id" };
+	size_t lens[M_N] = { 4, 0, 4, 5, 2 };
+	struct kl_jspan m[2][M_N], sc[2], first;
+	struct kl_jiter it;
 	unsigned char md[16];
 	char hex[33];
-	size_t i;
-	int n = 0, r = KL_PUTKEY_MD5;
+	int i, f, n = 0, r = KL_PUTKEY_MD5;
 
-	if (kl_js_get(obj, "data", &sc[0]) && sc[0].type == KL_JOBJ)
-		n++;
+	if (k->field != NULL && k->jq == NULL && !k->path) {
+		names[M_FIELD] = k->field;
+		lens[M_FIELD] = strlen(k->field);
+	}
+	members(obj, names, lens, m[1]);
+	if (m[1][M_DATA].type == KL_JOBJ) {
+		members(&m[1][M_DATA], names, lens, m[0]);
+		sc[n++] = m[1][M_DATA];
+	} else
+		memcpy(m[0], m[1], sizeof(m[0]));
 	sc[n++] = *obj;
 	if (k->field != NULL && (k->jq != NULL ? by_program(k, obj, out) :
-	    lookup(sc, n, k->field, out)))
+	    k->path ? by_path(sc, n, k->field, out) :
+	    usable(out, &m[0][M_FIELD]) || usable(out, &m[1][M_FIELD])))
 		r = KL_PUTKEY_FIELD;
-	for (i = 0; r == KL_PUTKEY_MD5 &&
-	    i < sizeof(fallbacks) / sizeof(fallbacks[0]); i++)
-		if (lookup(sc, n, fallbacks[i], out))
-			r = KL_PUTKEY_FALLBACK;
+	for (f = M_UID; r == KL_PUTKEY_MD5 && f <= M_ID; f++)
+		for (i = 0; i < 2 && r == KL_PUTKEY_MD5; i++) {
+			first = m[i][f];
+			if (f == M_UIDS && (kl_js_iter_init(&it, &first) == -1 ||
+			    first.type != KL_JARR ||
+			    !kl_js_iter_next(&it, NULL, &first)))
+				continue;
+			if (usable(out, &first))
+				r = KL_PUTKEY_FALLBACK;
+		}
 	if (r == KL_PUTKEY_MD5) {
 		if (kl_md5(data, len, md) == -1)
 			return -1;

@@ -47,9 +47,10 @@
  *   a dropped connection) counts one try for each of its records.  When a
  *   record has failed more than --max-retries times the engine halts:
  *   nothing new is sent, the requests in flight finish, and the caller
- *   drops what is left (exit 75).  Other whole-call errors
- *   (ResourceNotFound, AccessDenied, a reply that does not match the
- *   request) halt too (exit 1); an entry refused for good
+ *   drops what is left (exit 75).  A request too large for the peer
+ *   (413) lowers --batch-bytes for the rest of the run.  Other whole-call
+ *   errors (ResourceNotFound, AccessDenied, a reply that does not match
+ *   the request) halt too (exit 1); an entry refused for good
  *   (ValidationException and the like) is rejected alone.
  * - Expired credentials and clock skew get one more try without counting
  *   one, as kl_aws_call() does.

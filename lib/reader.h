@@ -2,8 +2,8 @@
  * reader.h - what the two files of the stream reader share (reader.c:
  * shards, lineage, pages, the run; readcall.c: requests over the libcurl
  * multi handle, retries, scheduling, statistics).  Private to them: the
- * rest of kl sees struct kl_reader through kl.h only.  Needs <curl/curl.h>,
- * jscan.h and kl.h first.
+ * rest of kl sees struct kl_reader through kl.h only.  Needs <curl/curl.h>
+ * and kl.h first.
  */
 #ifndef KL_READER_H
 #define KL_READER_H
