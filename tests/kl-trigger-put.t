@@ -41,6 +41,97 @@ run env AWS_ACCESS_KEY_ID=$TEST_AKID AWS_SECRET_ACCESS_KEY=$TEST_SECRET \
     kl-trigger-put --endpoint-url http://127.0.0.1:1 -s s </dev/null
 is "$rc" 2 "no region: exit 2"
 
+# --- Exact reply sequences: tests/fakes/stub.py. -------------------------
+
+# stub NAME REPLY...: a stub serving these replies in order; requests go
+# to $T/NAME.log.  calls NAME: one line per request, the operation and
+# the partition keys of its records.
+stub() {
+	name=$1
+	shift
+	printf '%s\n' "$@" >"$T/$name.replies"
+	: >"$T/$name.log"
+	start_fake stub.py --replies "$T/$name.replies" --log "$T/$name.log" ||
+	    bail "the stub did not start"
+}
+calls() {
+	$PY -c '
+import json, sys
+for l in open(sys.argv[1]):
+    r = json.loads(l)
+    op = r["headers"].get("x-amz-target", "").split(".")[-1]
+    b = json.loads(r["body"])
+    print(op, " ".join(x["PartitionKey"] for x in b.get("Records", [])))' \
+	    "$T/$1.log"
+}
+DESC='{"status":200,"json":{"StreamDescriptionSummary":{"StreamName":"s","StreamStatus":"ACTIVE"}}}'
+ok1() {	# ok1 SEQ...: a PutRecords reply, one success per argument
+	printf '{"status":200,"json":{"FailedRecordCount":0,"Records":['
+	sep=
+	for q in "$@"; do
+		printf '%s{"SequenceNumber":"%s","ShardId":"shardId-000000000000"}' \
+		    "$sep" "$q"
+		sep=,
+	done
+	printf ']}}'
+}
+printf '%s\n' '{"data":{"k":"a","i":1}}' '{"data":{"k":"b","i":2}}' \
+    '{"data":{"k":"c","i":3}}' >"$T/abc.ndjson"
+stub retry "$DESC" \
+    '{"status":200,"json":{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"},{"SequenceNumber":"3","ShardId":"shardId-000000000000"}]}}' \
+    '{"status":500,"json":{"__type":"InternalFailure","message":"boom"}}' \
+    "$(ok1 2)"
+run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
+    --partition-key k "$T/abc.ndjson"
+is "$rc" 0 "a failed entry, then a 500: exit 0"
+is "$(calls retry | tr '\n' ';')" \
+    "DescribeStreamSummary ;PutRecords a b c;PutRecords b;PutRecords b;" \
+    "only the failed entry is sent again, also after a 500"
+is "$(jq -r '.partition_key + .sequence_number' "$T/out" | tr '\n' ' ')" \
+    "a1 c3 b2 " "acknowledgements in completion order, each its own"
+like "$err" "warning: HTTP 500 InternalFailure, retry 2 of 10 in " \
+    "a whole call that fails is a warning"
+stop "$FAKE_PID"
+
+printf '%s\n' '{"data":{"k":"a","i":1}}' '{"data":{"k":"a","i":2}}' \
+    '{"data":{"k":"b","i":3}}' '{"data":{"k":"a","i":4}}' >"$T/aab.ndjson"
+stub hot "$DESC" "$(ok1 1 3)" "$(ok1 2)" "$(ok1 4)"
+run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
+    --partition-key k "$T/aab.ndjson"
+is "$rc:$(calls hot | tr '\n' ';')" \
+    "0:DescribeStreamSummary ;PutRecords a b;PutRecords a;PutRecords a;" \
+    "a record waits while an earlier one of its key is unacknowledged"
+is "$(jq -c '[.line, .sequence_number]' "$T/out" | tr '\n' ' ')" \
+    '[1,"1"] [3,"3"] [2,"2"] [4,"4"] ' "per key, acknowledgements in input order"
+stop "$FAKE_PID"
+
+stub refuse "$DESC" '{"status":200,"json":{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"InvalidArgumentException","ErrorMessage":"no good"},{"SequenceNumber":"3","ShardId":"shardId-000000000000"}]}}'
+run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
+    --partition-key k --rejects "$T/refuse.rej" "$T/abc.ndjson"
+is "$rc:$(lines "$T/out"):$(lines "$T/refuse.log")" "3:2:2" \
+    "an entry refused for good: rejected alone, not retried, exit 3"
+is "$(jq -c '[.error.code, .record.data.k]' "$T/refuse.rej")" \
+    '["InvalidArgumentException","b"]' "the refused entry in --rejects"
+stop "$FAKE_PID"
+
+stub large "$DESC" '{"status":413,"body":""}' "$(ok1 1)" "$(ok1 2)" "$(ok1 3)"
+run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
+    --partition-key k "$T/abc.ndjson"
+is "$rc:$(calls large | tr '\n' ';')" \
+    "0:DescribeStreamSummary ;PutRecords a b c;PutRecords a;PutRecords b;PutRecords c;" \
+    "HTTP 413: smaller requests, the records sent again"
+like "$err" "HTTP 413: a request of 3 records and 75 bytes is too large; sending at most 37 bytes per request" \
+    "HTTP 413: said"
+stop "$FAKE_PID"
+
+$PY -c 'import json; print(json.dumps({"data": {"k": "big", "blob": "z" * (3 << 20)}}))' >"$T/3m.ndjson"
+stub roomy '{"status":200,"json":{"StreamDescriptionSummary":{"StreamName":"s","MaxRecordSizeInKiB":4096}}}' "$(ok1 9)"
+run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
+    --partition-key k "$T/3m.ndjson"
+is "$rc:$(calls roomy | tail -n 1)" "0:PutRecords big" \
+    "a stream of 4 MiB records (MaxRecordSizeInKiB) takes a 3 MiB record"
+stop "$FAKE_PID"
+
 if ! start_kinesalite; then
 	skip 1 "kinesalite is not installed"
 	done_testing
@@ -251,97 +342,6 @@ wait "$catpid"
 exec 3>&-
 is "$(cat "$T/rc")" 143 "SIGTERM on an idle pipe: dies of SIGTERM"
 is "$(lines "$T/sig.out")" 2 "SIGTERM: the records so far acknowledged"
-
-# --- Exact reply sequences: tests/fakes/stub.py. -------------------------
-
-# stub NAME REPLY...: a stub serving these replies in order; requests go
-# to $T/NAME.log.  calls NAME: one line per request, the operation and
-# the partition keys of its records.
-stub() {
-	name=$1
-	shift
-	printf '%s\n' "$@" >"$T/$name.replies"
-	: >"$T/$name.log"
-	start_fake stub.py --replies "$T/$name.replies" --log "$T/$name.log" ||
-	    bail "the stub did not start"
-}
-calls() {
-	$PY -c '
-import json, sys
-for l in open(sys.argv[1]):
-    r = json.loads(l)
-    op = r["headers"].get("x-amz-target", "").split(".")[-1]
-    b = json.loads(r["body"])
-    print(op, " ".join(x["PartitionKey"] for x in b.get("Records", [])))' \
-	    "$T/$1.log"
-}
-DESC='{"status":200,"json":{"StreamDescriptionSummary":{"StreamName":"s","StreamStatus":"ACTIVE"}}}'
-ok1() {	# ok1 SEQ...: a PutRecords reply, one success per argument
-	printf '{"status":200,"json":{"FailedRecordCount":0,"Records":['
-	sep=
-	for q in "$@"; do
-		printf '%s{"SequenceNumber":"%s","ShardId":"shardId-000000000000"}' \
-		    "$sep" "$q"
-		sep=,
-	done
-	printf ']}}'
-}
-printf '%s\n' '{"data":{"k":"a","i":1}}' '{"data":{"k":"b","i":2}}' \
-    '{"data":{"k":"c","i":3}}' >"$T/abc.ndjson"
-stub retry "$DESC" \
-    '{"status":200,"json":{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"ProvisionedThroughputExceededException","ErrorMessage":"Rate exceeded for shard"},{"SequenceNumber":"3","ShardId":"shardId-000000000000"}]}}' \
-    '{"status":500,"json":{"__type":"InternalFailure","message":"boom"}}' \
-    "$(ok1 2)"
-run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k "$T/abc.ndjson"
-is "$rc" 0 "a failed entry, then a 500: exit 0"
-is "$(calls retry | tr '\n' ';')" \
-    "DescribeStreamSummary ;PutRecords a b c;PutRecords b;PutRecords b;" \
-    "only the failed entry is sent again, also after a 500"
-is "$(jq -r '.partition_key + .sequence_number' "$T/out" | tr '\n' ' ')" \
-    "a1 c3 b2 " "acknowledgements in completion order, each its own"
-like "$err" "warning: HTTP 500 InternalFailure, retry 2 of 10 in " \
-    "a whole call that fails is a warning"
-stop "$FAKE_PID"
-
-printf '%s\n' '{"data":{"k":"a","i":1}}' '{"data":{"k":"a","i":2}}' \
-    '{"data":{"k":"b","i":3}}' '{"data":{"k":"a","i":4}}' >"$T/aab.ndjson"
-stub hot "$DESC" "$(ok1 1 3)" "$(ok1 2)" "$(ok1 4)"
-run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k "$T/aab.ndjson"
-is "$rc:$(calls hot | tr '\n' ';')" \
-    "0:DescribeStreamSummary ;PutRecords a b;PutRecords a;PutRecords a;" \
-    "a record waits while an earlier one of its key is unacknowledged"
-is "$(jq -c '[.line, .sequence_number]' "$T/out" | tr '\n' ' ')" \
-    '[1,"1"] [3,"3"] [2,"2"] [4,"4"] ' "per key, acknowledgements in input order"
-stop "$FAKE_PID"
-
-stub refuse "$DESC" '{"status":200,"json":{"FailedRecordCount":1,"Records":[{"SequenceNumber":"1","ShardId":"shardId-000000000000"},{"ErrorCode":"InvalidArgumentException","ErrorMessage":"no good"},{"SequenceNumber":"3","ShardId":"shardId-000000000000"}]}}'
-run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k --rejects "$T/refuse.rej" "$T/abc.ndjson"
-is "$rc:$(lines "$T/out"):$(lines "$T/refuse.log")" "3:2:2" \
-    "an entry refused for good: rejected alone, not retried, exit 3"
-is "$(jq -c '[.error.code, .record.data.k]' "$T/refuse.rej")" \
-    '["InvalidArgumentException","b"]' "the refused entry in --rejects"
-stop "$FAKE_PID"
-
-stub large "$DESC" '{"status":413,"body":""}' "$(ok1 1)" "$(ok1 2)" "$(ok1 3)"
-run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k "$T/abc.ndjson"
-is "$rc:$(calls large | tr '\n' ';')" \
-    "0:DescribeStreamSummary ;PutRecords a b c;PutRecords a;PutRecords b;PutRecords c;" \
-    "HTTP 413: smaller requests, the records sent again"
-like "$err" "HTTP 413: a request of 3 records and 75 bytes is too large; sending at most 37 bytes per request" \
-    "HTTP 413: said"
-stop "$FAKE_PID"
-
-$PY -c 'import json; print(json.dumps({"data": {"k": "big", "blob": "z" * (3 << 20)}}))' >"$T/3m.ndjson"
-stub roomy '{"status":200,"json":{"StreamDescriptionSummary":{"StreamName":"s","MaxRecordSizeInKiB":4096}}}' "$(ok1 9)"
-run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k "$T/3m.ndjson"
-is "$rc:$(calls roomy | tail -n 1)" "0:PutRecords big" \
-    "a stream of 4 MiB records (MaxRecordSizeInKiB) takes a 3 MiB record"
-stop "$FAKE_PID"
 
 # --- Faults: kinesis-front in front of kinesalite. -----------------------
 
