@@ -74,6 +74,7 @@ bl_kinesalite() {
 	KIN_PID=
 	for try in 1 2; do
 		port=$(bl_port)
+		rm -f "$BL_T/kinesalite.log"	# no stale "ready" line
 		node "$BL_ROOT/tests/peers/kinesalite-lo.js" "$port" \
 		    >"$BL_T/kinesalite.log" 2>&1 &
 		KIN_PID=$!
@@ -96,6 +97,7 @@ bl_standin() {
 	[ -s "$BL_T/lytics.key" ] || {
 		(umask 077 && printf 'bench-key-0123456789\n' >"$BL_T/lytics.key")
 	}
+	rm -f "$BL_T/standin.out"
 	python3 "$BL_ROOT/tests/fakes/lytics-standin.py" --port 0 \
 	    --key-file "$BL_T/lytics.key" "$@" >"$BL_T/standin.out" 2>&1 &
 	LYT_PID=$!
@@ -114,6 +116,7 @@ bl_standin() {
 # (CMD may start with "taskset -c N", which execs it: same PID): sets
 # CAN_PID and CAN_URL.
 bl_canned() {
+	rm -f "$BL_T/canned.out"
 	"$@" >"$BL_T/canned.out" 2>"$BL_T/canned.err" &
 	CAN_PID=$!
 	BL_PIDS="$BL_PIDS $CAN_PID"
@@ -131,7 +134,7 @@ bl_canned() {
 # ids and per-call values made generic, so each command shows once.
 bl_log_cmd() {
 	printf '%s\n' "$*" | sed -e "s#$BL_T#\$T#g" -e "s#$BL_ROOT/##g" \
-	    -e 's#[^ ]*/cmd/\(kl-[a-z-]*\)#\1#g' \
+	    -e 's#[^ =]*/cmd/\(kl-[a-z-]*\)#\1#g' \
 	    -e 's#127\.0\.0\.1:[0-9][0-9]*#127.0.0.1:PORT#g' \
 	    -e 's#batch-[0-9][0-9]*#batch-NN#g' \
 	    -e 's#shardId-[0-9]*#shardId-N#g' \

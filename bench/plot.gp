@@ -21,7 +21,7 @@ set yrange [0.01:*]
 set format y '%g'
 set ylabel 'CPU-s per 100k records (log scale)'
 set grid ytics
-set key top left
+set key outside bottom center horizontal
 set xtics nomirror
 plot datafile using 2:xtic(1) title 'kl' linecolor rgb '#2a7ab0', \
      '' using 3 title 'AWS SDK for JavaScript' linecolor rgb '#e3a21a', \

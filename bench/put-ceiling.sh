@@ -107,12 +107,20 @@ EP="--endpoint-url http://127.0.0.1:$kport"
 /usr/bin/aws $EP kinesis create-stream --stream-name kl --shard-count 4
 /usr/bin/aws $EP kinesis create-stream --stream-name sdk --shard-count 4
 /usr/bin/aws $EP kinesis create-stream --stream-name cli --shard-count 4
-timed kinesalite "$KL" $EP -s kl --partition-key email "$T/in.ndjson"
-[ "$(wc -l <"$T/out")" -eq "$N" ] || { echo "kinesalite: wrong count"; exit 1; }
-echo "2. $N records into kinesalite (4 shards):"
-echo "   kl-trigger-put: $(per "$cpu" "$N") us CPU per record ($cpu CPU-s)," \
-    "${wall} s wall, peak RSS $rss KiB"
-kcpu=$cpu
+kcpu= krss=0
+r=0
+while [ $r -lt "$RUNS" ]; do
+	timed kinesalite "$KL" $EP -s kl --partition-key email "$T/in.ndjson"
+	[ "$(wc -l <"$T/out")" -eq "$N" ] ||
+	    { echo "kinesalite: wrong count"; exit 1; }
+	[ -n "$kcpu" ] && [ "$(echo "$cpu >= $kcpu" | bc)" = 1 ] ||
+	    kcpu=$cpu kwall=$wall
+	[ "$rss" -le "$krss" ] || krss=$rss
+	r=$((r + 1))
+done
+echo "2. $N records into kinesalite (4 shards), best of $RUNS:"
+echo "   kl-trigger-put: $(per "$kcpu" "$N") us CPU per record ($kcpu CPU-s)," \
+    "${kwall} s wall, peak RSS at most $krss KiB"
 cat >"$T/sdk.js" <<'EOF'
 // PutRecords of 500 with @aws-sdk/client-kinesis, one call at a time.
 const path = require('path');

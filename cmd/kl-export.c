@@ -175,7 +175,8 @@ build(struct kl_pipeline *pl, const struct kl_job *j, int once, int backfill)
 	if (once)
 		kl_argv_add(&a, "--once");
 	else if (j->poll_ms > 0)
-		kl_argv_addf(&a, "--interval=%ld", j->poll_ms / 1000);
+		/* Whole seconds, rounded up: --interval=0 is refused. */
+		kl_argv_addf(&a, "--interval=%ld", (j->poll_ms + 999) / 1000);
 	if (j->export_fields != NULL) {
 		kl_argv_add(&a, "--fields");
 		kl_argv_add(&a, j->val[KL_JOB_EXPORT_FIELDS]);

@@ -26,6 +26,8 @@
  * - Profiles without the key field are skipped with a warning, not
  *   rejected: there is no input record to replay, and the next scan
  *   would skip them again.  The exit status stays 0.
+ * - On a terminal, each scan shows a progress line (audience.c with
+ *   progress.c), erased when the scan ends.
  */
 #include <config.h>
 
@@ -350,6 +352,7 @@ int
 main(int argc, char **argv)
 {
 	struct kl_audience *a = NULL;
+	struct kl_progress prog;
 	struct kl_lytics_api api;
 	struct kl_lytics cfg;
 	struct opts o;
@@ -363,6 +366,7 @@ main(int argc, char **argv)
 	o.retry_budget = KL_LYTICS_BUDGET_MS;
 	o.cfg.emit = emit;
 	o.cfg.flush = flush;
+	o.cfg.progress = &prog;		/* each scan's line, on a terminal */
 	parse_args(&o, argc, argv);
 	check_args(&o);
 	if (o.interval == 0)

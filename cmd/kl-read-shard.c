@@ -21,6 +21,9 @@
  *   shards to whoever else writes the file, kl-to-lytics for one).
  * - KL_TEST_LIST_PAGE, for tests only, sets ListShards' MaxResults, so
  *   that paging through the shard list can be tested on a small stream.
+ * - On a terminal, a progress line (progress.c) counts the records
+ *   written and the lag; it is erased when the reading ends, a stop
+ *   signal included, before the last messages.
  * - Replies of several MiB come and go all the time; a fixed mmap
  *   threshold keeps glibc from moving them onto the heap, where freed
  *   memory is not given back, so the resident size stays flat.
@@ -324,7 +327,8 @@ status_of(const struct kl_err *e)
 }
 
 static struct kl_reader *
-setup(struct opts *o, struct kl_aws *aws, struct kl_err *e)
+setup(struct opts *o, struct kl_aws *aws, struct kl_progress *p,
+    struct kl_err *e)
 {
 	struct kl_reader_opts ro;
 	const char *page = getenv("KL_TEST_LIST_PAGE");
@@ -346,6 +350,7 @@ setup(struct opts *o, struct kl_aws *aws, struct kl_err *e)
 	ro.data_only = o->data_only;
 	ro.list_page = page != NULL ? atol(page) : 0;	/* tests: paging */
 	ro.stats_file = o->stats_file;
+	ro.progress = p;
 	ro.emit = emit;
 	ro.commit_cb = commit;
 	ro.arg = o;
@@ -361,6 +366,7 @@ main(int argc, char **argv)
 	struct kl_sts sts;
 	struct kl_aws aws;
 	struct kl_reader *r;
+	struct kl_progress prog;
 	struct kl_err e;
 	char why[512];
 	int status = KL_EXIT_OK;
@@ -403,12 +409,14 @@ main(int argc, char **argv)
 		kl_die(status_of(&e), 0, "%s", e.msg);
 
 	kl_out_init();
-	if ((r = setup(&o, &aws, &e)) == NULL || kl_reader_run(r, &e) == -1) {
+	kl_progress_init(&prog, "records");
+	if ((r = setup(&o, &aws, &prog, &e)) == NULL ||
+	    kl_reader_run(r, &e) == -1)
 		status = status_of(&e);
-		if (e.kind != KL_ERR_STOPPED)
-			kl_log(KL_FATAL, 0, "cannot read stream '%s': %s",
-			    o.stream.name, e.msg);
-	}
+	kl_progress_end(&prog);		/* a stop signal too: run returned */
+	if (status != KL_EXIT_OK && e.kind != KL_ERR_STOPPED)
+		kl_log(KL_FATAL, 0, "cannot read stream '%s': %s",
+		    o.stream.name, e.msg);
 	if (kl_out_close(&kl_stdout) == -1) {
 		if (status == KL_EXIT_OK)
 			kl_log(KL_FATAL, errno, "cannot write the standard "

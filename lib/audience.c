@@ -53,6 +53,9 @@
  *   (the stand-in and, as far as known, Lytics take a scan's snapshot at
  *   its first page); meta.timestamp is when the event was written.  Both
  *   in seconds, UTC.
+ * - With c->progress, each scan shows a progress line (progress.c): the
+ *   profiles seen of the reply's total, started with the scan and erased
+ *   when it ends, before the events.
  */
 #include <config.h>
 
@@ -721,6 +724,7 @@ add(struct cycle *y, const struct kl_jspan *p, struct kl_err *e)
 static int
 scan(struct cycle *y, struct kl_err *e)
 {
+	struct kl_progress *pr = y->c->progress;
 	struct kl_lytics_scan sc;
 	struct kl_jspan data, arr, p;
 	struct kl_jiter it;
@@ -734,8 +738,12 @@ scan(struct cycle *y, struct kl_err *e)
 	if (kl_lytics_scan_open(&sc, y->api, y->a->id, KL_AUDIENCE_LIMIT,
 	    y->scanf.len > 0 ? y->scanf.data : NULL, NULL, e) == -1)
 		return -1;
+	if (pr != NULL)
+		kl_progress_init(pr, "members");
 	while ((n = kl_lytics_scan_page(&sc, &data, e)) > 0) {
 		y->st->pages++;
+		if (pr != NULL)
+			kl_progress_total(pr, sc.total);
 		kl_buf_reset(&y->page);
 		if (kl_js_minify(&y->page, data.p, data.n, NULL, NULL) == -1 ||
 		    kl_js_parse(y->page.data, y->page.len, &arr, NULL) == -1) {
@@ -743,9 +751,12 @@ scan(struct cycle *y, struct kl_err *e)
 			goto done;
 		}
 		kl_js_iter_init(&it, &arr);
-		while (kl_js_iter_next(&it, NULL, &p))
+		while (kl_js_iter_next(&it, NULL, &p)) {
 			if (add(y, &p, e) == -1)
 				goto done;
+			if (pr != NULL)
+				kl_progress_update(pr, y->seen, -1);
+		}
 		if (kl_stopping()) {
 			kl_err_set(e, KL_ERR_STOPPED, 0, NULL, "stopped");
 			goto done;
@@ -763,6 +774,8 @@ scan(struct cycle *y, struct kl_err *e)
 	    sc.pages > 0)
 		r = 1;
 done:
+	if (pr != NULL)
+		kl_progress_end(pr);
 	kl_lytics_scan_close(&sc);
 	return r;
 }

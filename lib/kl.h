@@ -898,6 +898,7 @@ struct kl_reader_opts {
 	int			 data_only;
 	long			 list_page;	/* ListShards MaxResults, 0 */
 	const char		*stats_file;	/* or NULL */
+	struct kl_progress	*progress;	/* updated per record, or NULL */
 	/* one line (no newline): 0, or -1 with errno to stop (exit 1) */
 	int			(*emit)(void *, const char *, size_t);
 	/* flush the output, then save ckpt: 0, or -1 with e filled */
@@ -933,6 +934,7 @@ struct kl_audience_cfg {	/* how members are read and events written */
 	int			(*emit)(void *, const char *, size_t);
 	int			(*flush)(void *);	/* or NULL */
 	void			*arg;
+	struct kl_progress	*progress;	/* for each scan, or NULL */
 };
 struct kl_audience_stats {	/* one cycle */
 	long	 pages;		/* scan pages, restarts included */
@@ -1153,6 +1155,7 @@ int	 kl_lock_take(const char *, long *);
 
 /* progress.c: a progress line on standard error, if it is a terminal */
 #define KL_PROGRESS_EVERY_MS	1000L
+#define KL_PROGRESS_STRIDE	64	/* most updates between clock reads */
 struct kl_progress {
 	int		 on;		/* standard error is a terminal */
 	const char	*unit;		/* "records", "members" */
@@ -1165,6 +1168,9 @@ struct kl_progress {
 	long		 lag_ms;	/* -1: unknown */
 	double		 rate;		/* per second, smoothed */
 	long		 draws;
+	long		 stride;	/* updates between clock reads */
+	long		 skip;		/* updates left before the next one */
+	long		 check_ms;	/* of the last clock read */
 	size_t		 width;		/* of the line shown */
 	int		 drawn;		/* a line is shown */
 };

@@ -6,7 +6,8 @@
  * file do not interleave.  errnum is passed explicitly rather than read
  * from errno, which anything called in between may clobber.  Nothing here
  * knows about secrets: callers never pass them, and kl_akid_tail() is the
- * one sanctioned way to mention an access key id.
+ * one sanctioned way to mention an access key id.  A progress line
+ * (progress.c) is erased before each message and drawn again later.
  */
 #include <config.h>
 
@@ -33,6 +34,7 @@ kl_vlog(int level, int errnum, const char *fmt, va_list ap)
 
 	if (level > KL_WARNING && level - KL_WARNING > kl_verbose)
 		return;
+	kl_progress_hide();	/* never on the progress line; it never logs */
 	n = snprintf(line, sizeof(line), "%s: %s: ", kl_prog, levels[level]);
 	if (n < 0 || (size_t)n >= sizeof(line))
 		return;

@@ -12,9 +12,18 @@
  *   with TERM=dumb), cut to the terminal's width so it never wraps.
  * - Rate-limited: the first draw comes every_ms (1 s) after the start,
  *   so a run that ends sooner shows nothing, then at most one draw per
- *   every_ms however often kl_progress_update() is called; a call costs
- *   one clock_gettime(2) through the vDSO.  The rate is over the last
- *   interval, smoothed.
+ *   every_ms however often kl_progress_update() is called.  The rate is
+ *   over the last interval, smoothed.
+ * - An update is a counter check: the clock (clock_gettime(2), some 40 ns
+ *   even through the vDSO) is read only every stride updates, the stride
+ *   doubling while a stride's worth takes under a millisecond, up to
+ *   KL_PROGRESS_STRIDE, and shrinking in proportion when it takes longer
+ *   (to 1 at once after a pause).  A fast reader reads the clock about
+ *   once a millisecond; a slow one at every update, so its line stays
+ *   current; a burst that gives way to a trickle delays a draw by at
+ *   most KL_PROGRESS_STRIDE updates.
+ * - Nothing here logs (log.c calls kl_progress_hide() before each
+ *   message), so the two never call each other round.
  * - kl_progress_end() erases the line, leaving the terminal as it was.
  *   A command that logs while a line is shown calls kl_progress_hide()
  *   first (the line comes back at the next draw).
@@ -45,7 +54,8 @@ kl_progress_init(struct kl_progress *p, const char *unit)
 	p->on = isatty(STDERR_FILENO);
 	p->unit = unit;
 	p->every_ms = KL_PROGRESS_EVERY_MS;
-	p->start_ms = p->last_ms = kl_mono_ms();
+	p->start_ms = p->last_ms = p->check_ms = kl_mono_ms();
+	p->stride = p->skip = 1;
 	p->total = -1;
 	p->lag_ms = -1;
 	active = p;
@@ -161,19 +171,28 @@ redraw(struct kl_progress *p, long now)
 /*
  * Records count items done so far and the lag behind the source in ms
  * (-1 if not known), and redraws the line if every_ms have passed since
- * the last draw.  Cheap enough to call for every record.
+ * the last draw.  Cheap enough to call for every record: the clock is
+ * read only every p->stride calls (see the header).
  */
 void
 kl_progress_update(struct kl_progress *p, long count, long lag_ms)
 {
-	long now;
+	long now, dt;
 
 	p->count = count;
 	if (lag_ms >= 0)
 		p->lag_ms = lag_ms;
-	if (!p->on)
+	if (!p->on || --p->skip > 0)
 		return;
 	now = kl_mono_ms();
+	dt = now - p->check_ms;
+	if (dt <= 0) {
+		if (p->stride < KL_PROGRESS_STRIDE)
+			p->stride *= 2;
+	} else if (dt > 1)
+		p->stride = p->stride / dt > 1 ? p->stride / dt : 1;
+	p->skip = p->stride;
+	p->check_ms = now;
 	if (now - p->last_ms >= p->every_ms)
 		redraw(p, now);
 }

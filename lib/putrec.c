@@ -1,12 +1,15 @@
 /*
- * putrec.c - shaping kl-trigger-put's records: input lines into objects
- * (a line may hold an array of them), the partition key of an object, its
- * cut to Kinesis' limit, --fields, and the stream's record size limit.
+ * putrec.c - kl-trigger-put's records, outside the engine (putter.c):
+ * input lines into objects (a line may hold an array of them), the
+ * partition key of an object and its cut to Kinesis' limit, --fields,
+ * the stream's record size limit, the PutRecords entry and result, the
+ * put acknowledgement, and draining the input after a halt.
  *
  * The partition key (kl_putkey_get): the field the user names is looked
  * up in the object's "data" (a trigger event keeps the profile there),
  * then at the top level.  A field name or a simple path ("a.b", "a[0]")
- * is followed by jscan on the minified text; anything else is compiled
+ * is followed by jscan on the minified text, the field and the fallbacks
+ * in one walk of each object; anything else is compiled
  * once as a jq program and run on "data", then on the object: the only
  * per-record use of libjq, which costs about ten times as much.  The
  * first non-empty scalar wins: a string's text, a number as written,

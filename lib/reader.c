@@ -66,6 +66,10 @@
  *   it writes the file, so a checkpoint never runs ahead of the output.
  * - Stopping: the transfer callbacks abort on a stop signal, and a page
  *   being written stops after the record in hand.
+ * - Progress: with o->progress, the line (progress.c) is updated after
+ *   each record written, with the largest MillisBehindLatest of the
+ *   shards being read, worked out once per page.  The command starts and
+ *   ends it.
  */
 #include <config.h>
 
@@ -517,9 +521,26 @@ report_gap(struct shard *sh, const struct kl_page_rec *rec)
 	sh->gap = 0;
 }
 
-/* Writes the records of a page; returns 1 if the page was not finished. */
+/* The most any shard being read is behind the tip, in ms. */
+static long
+max_lag(const struct kl_reader *r)
+{
+	long long m = 0;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		if (!kl_rd_is_end(r->sh[i]->state) && r->sh[i]->mbl > m)
+			m = r->sh[i]->mbl;
+	return (long)m;
+}
+
+/*
+ * Writes the records of a page, updating the progress line after each
+ * with lag (max_lag()); returns 1 if the page was not finished.
+ */
 static int
-emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
+emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg,
+    long lag)
 {
 	struct kl_page_rec rec;
 	struct kl_err e;
@@ -558,6 +579,9 @@ emit_page(struct kl_reader *r, struct shard *sh, struct kl_page *pg)
 		r->ckpt_dirty = 1;
 		if (++r->emitted == r->o.limit)
 			r->done = 1;
+		if (r->o.progress != NULL)
+			kl_progress_update(r->o.progress, (long)r->emitted,
+			    lag);
 	}
 	return 1;
 }
@@ -587,7 +611,7 @@ kl_rd_got_page(struct kl_reader *r, struct call *c)
 	if (pg->has_mbl)
 		sh->mbl = pg->mbl;
 	sh->state = S_READY;
-	if (emit_page(r, sh, pg)) {
+	if (emit_page(r, sh, pg, r->o.progress != NULL ? max_lag(r) : -1)) {
 		if (pg->nrec > 0)
 			sh->skip_pending = 0;
 		return;

@@ -183,9 +183,15 @@ else
 	put_events clicks 411 3410
 	sed 's/^lytics_stream = .*/lytics_stream = web4/; s|^state_dir = .*|state_dir = '"$T"'/state4|' \
 	    "$T/clicks.job" >"$T/web4.job"
+	# The read takes 0.7 s: slow Lytics, so that the pipe holds it
+	# back past the first draw, at 1 s.
+	curl -s -X POST --data-binary '{"kind":"latency","ms":500,
+	    "count":-1,"path":"/collect/json/web4"}' \
+	    "$LURL/_standin/fault" >/dev/null
 	AWS_ACCESS_KEY_ID=$TEST_AKID AWS_SECRET_ACCESS_KEY=$TEST_SECRET \
 	    script -qec "kl-import --once --job $T/web4.job" /dev/null \
 	    </dev/null >"$T/tty" 2>&1
+	curl -s -X POST "$LURL/_standin/faults/clear" >/dev/null
 	like "$(cat -v "$T/tty")" "^Mkl-read-shard: " \
 	    "a terminal: kl-read-shard's progress line"
 	rm -rf "$T/state4"
