@@ -186,7 +186,7 @@ static void
 wire(void)
 {
 	struct kl_putrec r;
-	struct kl_jspan top, f[4], sh, seq;
+	struct kl_jspan top, f[4], shard, seq;
 	struct kl_buf b;
 	char **v = NULL;
 	const char *p;
@@ -207,14 +207,14 @@ wire(void)
 	    "{\"Data\":\"e30=\",\"PartitionKey\":\"a\\\"b\"}",
 	    "PutRecords entries: base64 data, the key escaped");
 	kl_buf_reset(&b);
-	kl_js_parse("\"shardId-1\"", 11, &sh, NULL);
+	kl_js_parse("\"shardId-1\"", 11, &shard, NULL);
 	kl_js_parse("\"4959\"", 6, &seq, NULL);
-	kl_put_ack(&b, &r, &sh, &seq);
+	kl_put_ack(&b, &r, &shard, &seq);
 	r.input = "f.ndjson";
 	r.index = 3;
 	r.key = "k";
 	r.klen = 1;
-	kl_put_ack(&b, &r, &sh, &seq);
+	kl_put_ack(&b, &r, &shard, &seq);
 	is_str(b.data, "{\"line\":12,\"partition_key\":\"a\\\"b\",\"shard_id\":"
 	    "\"shardId-1\",\"sequence_number\":\"4959\"}\n{\"line\":12,"
 	    "\"input\":\"f.ndjson\",\"index\":3,\"partition_key\":\"k\","
