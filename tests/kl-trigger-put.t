@@ -115,8 +115,10 @@ is "$(jq -c '[.error.code, .record.data.k]' "$T/refuse.rej")" \
 stop "$FAKE_PID"
 
 stub large "$DESC" '{"status":413,"body":""}' "$(ok1 1)" "$(ok1 2)" "$(ok1 3)"
+# One request in flight, so that the stub sees the smaller requests in
+# input order (a, b and c have different keys and may otherwise race).
 run with_keys kl-trigger-put --endpoint-url "$FAKE_URL" -s s \
-    --partition-key k "$T/abc.ndjson"
+    --max-in-flight 1 --partition-key k "$T/abc.ndjson"
 is "$rc:$(calls large | tr '\n' ';')" \
     "0:DescribeStreamSummary ;PutRecords a b c;PutRecords a;PutRecords b;PutRecords c;" \
     "HTTP 413: smaller requests, the records sent again"
