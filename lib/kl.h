@@ -68,7 +68,7 @@ void	 kl_hdrs_set(struct kl_hdrs *, const char *, const char *);
 const char *kl_hdrs_get(const struct kl_hdrs *, const char *);
 
 /* jscan.c: the span-based JSON scanner for the per-record path */
-#define KL_JSCAN_H	/* for files still testing it */
+
 enum kl_jtype {
 	KL_JOBJ = 1, KL_JARR, KL_JSTR, KL_JNUM, KL_JTRUE, KL_JFALSE, KL_JNUL
 };
