@@ -20,9 +20,9 @@
  *   read, so exit 2 still means nothing was read or sent.
  * - A store or cache file that group or others can read is refused with
  *   exit 1 (the issue's rule), naming the chmod that fixes it.
- * - The command is split in files only for size: kl-auth-creds.c
- *   (creds, verify), kl-auth-keys.c (reading keys), kl-auth-store.c (add,
- *   list, show, remove), kl-auth-policy.c (policy); kl-auth.h is what
+ * - The command is split in files only for size: auth/creds.c
+ *   (creds, verify), auth/keys.c (reading keys), auth/store.c (add,
+ *   list, show, remove), auth/policy.c (policy); auth/auth.h is what
  *   they share.
  */
 #include <config.h>
@@ -35,7 +35,7 @@
 #include <string.h>
 
 #include "kl.h"
-#include "kl-auth.h"
+#include "auth/auth.h"
 
 static const struct option longopts[] = {
 	{ "account", required_argument, NULL, OPT_ACCOUNT },

@@ -1,5 +1,5 @@
 /*
- * kl-auth-keys.c - how kl-auth add gets the keys it stores.
+ * auth/keys.c - how kl-auth add gets the keys it stores.
  *
  * Design decisions:
  *
@@ -29,7 +29,7 @@
 #include <jv.h>
 
 #include "kl.h"
-#include "kl-auth.h"
+#include "auth.h"
 
 #define INPUT_MAX	(64 * 1024)
 #define SECRET_MAX	1024

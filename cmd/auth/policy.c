@@ -1,5 +1,5 @@
 /*
- * kl-auth-policy.c - kl-auth policy: the IAM policy documents of
+ * auth/policy.c - kl-auth policy: the IAM policy documents of
  * delegated access, as the customer applies them (see kl-auth(1)).
  *
  * The trust document lets a principal assume the role, behind an external
@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "kl.h"
-#include "kl-auth.h"
+#include "auth.h"
 
 /* The ARN partition of a region. */
 static const char *

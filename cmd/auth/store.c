@@ -1,6 +1,6 @@
 /*
- * kl-auth-store.c - kl-auth's add, list, show and remove (see kl-auth.c
- * for the command as a whole, kl-auth-keys.c for how add gets its keys).
+ * auth/store.c - kl-auth's add, list, show and remove (see kl-auth.c
+ * for the command as a whole, auth/keys.c for how add gets its keys).
  *
  * Design decisions:
  *
@@ -21,7 +21,7 @@
 #include <string.h>
 
 #include "kl.h"
-#include "kl-auth.h"
+#include "auth.h"
 
 static int
 text_ok(const char *s, size_t max)

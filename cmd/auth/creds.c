@@ -1,5 +1,5 @@
 /*
- * kl-auth-creds.c - kl-auth's creds and verify: the credentials of an
+ * auth/creds.c - kl-auth's creds and verify: the credentials of an
  * authorization (or of the default chain) through the provider chain
  * every kl command uses (creds.c, with sts.c's AssumeRole and cache).
  *
@@ -28,7 +28,7 @@
 #include <curl/curl.h>
 
 #include "kl.h"
-#include "kl-auth.h"
+#include "auth.h"
 
 #define DEPTH_MAX	8
 
