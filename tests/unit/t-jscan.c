@@ -21,6 +21,11 @@
  *      is 0 < c < 0x1f.  The other control bytes are rejected.
  *   6. A lone low surrogate escape ("\udc00") becomes U+FFFD.  A lone high
  *      one is rejected, as in kl.
+ *   7. An RS byte (0x1e, the JSON text sequence separator) resets libjq's
+ *      parser when no token is in hand, even right after the opening quote
+ *      of a string: that string is dropped, and so is all that follows
+ *      ('"a" "\x1e' and '"a"\x1e]]]' are "a").  RS outside strings is
+ *      covered by 3, as it is glued into a bare token.
  *
  * They agree on the rest, including trailing commas, "1 2", lone high
  * surrogates and the depth limit (n_ cases marked SAME).  libjq reads
@@ -154,6 +159,8 @@ jq_lax(const char *p, size_t n)
 				return 1;			/* 2, 3, 4 */
 			i = j;
 		} else if (p[i] == '"') {
+			if (i + 1 < n && p[i + 1] == 0x1e)
+				return 1;			/* 7 */
 			for (i++, high = 0; i < n && p[i] != '"'; i++) {
 				if (p[i] == '\0' || p[i] == 0x1f)
 					return 1;		/* 5 */
@@ -473,6 +480,9 @@ static const struct jcase {
 	{ "n_nul_in_string", S("\"a\0b\""), KL_JE_CTRL, LAX },
 	{ "n_us_in_string", S("\"a\x1f\""), KL_JE_CTRL, LAX },
 	{ "n_rs_in_string", S("\"a\x1e\""), KL_JE_CTRL, SAME },
+	/* Exception 7: RS right after an opening quote resets libjq. */
+	{ "n_rs_opens_string", S("\"[\"\"\x1e"), KL_JE_TRAIL, LAX },
+	{ "n_rs_drops_rest", S("\"a\" \"\x1e]]]"), KL_JE_TRAIL, LAX },
 	/* Exception 6: a lone low surrogate escape becomes U+FFFD. */
 	{ "n_lone_low", S("\"\\udc00\""), KL_JE_SURR, LAX },
 	{ "n_lone_low_after_pair", S("\"\\ud800\\udc00\\udfff\""), KL_JE_SURR,
