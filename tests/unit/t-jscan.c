@@ -22,9 +22,12 @@
  *   6. A lone low surrogate escape ("\udc00") becomes U+FFFD.  A lone high
  *      one is rejected, as in kl.
  *   7. An RS byte (0x1e, the JSON text sequence separator) resets libjq's
- *      parser when no token is in hand, even right after the opening quote
- *      of a string: that string is dropped, and so is all that follows
- *      ('"a" "\x1e' and '"a"\x1e]]]' are "a").  RS outside strings is
+ *      parser once a value is complete, even inside a string opened after
+ *      it, if what the string holds so far passes libjq's literal check
+ *      (nothing, a number or a literal: '0"1e5\x1e', '"a" "\x1e',
+ *      '[1]"true\x1e' are the first value; what follows the RS is
+ *      dropped).  The oracle takes any string of letters, digits, '+',
+ *      '-' and '.' ended by RS as this case.  RS outside strings is
  *      covered by 3, as it is glued into a bare token.
  *
  * They agree on the rest, including trailing commas, "1 2", lone high
@@ -42,6 +45,7 @@
  */
 #include <config.h>
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -159,7 +163,10 @@ jq_lax(const char *p, size_t n)
 				return 1;			/* 2, 3, 4 */
 			i = j;
 		} else if (p[i] == '"') {
-			if (i + 1 < n && p[i + 1] == 0x1e)
+			for (j = i + 1; j < n && (isalnum((unsigned char)p[j]) ||
+			    p[j] == '+' || p[j] == '-' || p[j] == '.'); j++)
+				;
+			if (j < n && p[j] == 0x1e)
 				return 1;			/* 7 */
 			for (i++, high = 0; i < n && p[i] != '"'; i++) {
 				if (p[i] == '\0' || p[i] == 0x1f)
@@ -483,6 +490,8 @@ static const struct jcase {
 	/* Exception 7: RS right after an opening quote resets libjq. */
 	{ "n_rs_opens_string", S("\"[\"\"\x1e"), KL_JE_TRAIL, LAX },
 	{ "n_rs_drops_rest", S("\"a\" \"\x1e]]]"), KL_JE_TRAIL, LAX },
+	{ "n_rs_number_in_string", S("0\"0\x1e\x1c"), KL_JE_TRAIL, LAX },
+	{ "n_rs_literal_in_string", S("[1]\"true\x1e"), KL_JE_TRAIL, LAX },
 	/* Exception 6: a lone low surrogate escape becomes U+FFFD. */
 	{ "n_lone_low", S("\"\\udc00\""), KL_JE_SURR, LAX },
 	{ "n_lone_low_after_pair", S("\"\\ud800\\udc00\\udfff\""), KL_JE_SURR,
