@@ -99,20 +99,30 @@ kl_base64_enc(struct kl_buf *b, const unsigned char *p, size_t n)
 	b->data[b->len] = '\0';
 }
 
-static const signed char *
-b64rev(void)
+/*
+ * The decoder's tables: rev[k][c] is the 6 bits of character c already
+ * shifted into place for position k of a quad, or BAD, so that a quad is
+ * four lookups and three ORs, and one test finds any invalid character.
+ */
+#define BAD	0x80000000U
+
+static const uint32_t (*b64rev(void))[256]
 {
-	static signed char rev[256];
+	static uint32_t rev[4][256];
 	static int ready;
-	int i;
+	int i, k;
 
 	if (!ready) {
-		memset(rev, -1, sizeof(rev));
+		for (k = 0; k < 4; k++)
+			for (i = 0; i < 256; i++)
+				rev[k][i] = BAD;
 		for (i = 0; i < 64; i++)
-			rev[(unsigned char)b64[i]] = (signed char)i;
+			for (k = 0; k < 4; k++)
+				rev[k][(unsigned char)b64[i]] =
+				    (uint32_t)i << (18 - 6 * k);
 		ready = 1;
 	}
-	return rev;
+	return (const uint32_t (*)[256])rev;
 }
 
 /*
@@ -123,11 +133,11 @@ b64rev(void)
 int
 kl_base64_dec(struct kl_buf *b, const char *s, size_t n)
 {
-	const signed char *rev = b64rev();
+	const uint32_t (*rev)[256] = b64rev();
 	const unsigned char *p = (const unsigned char *)s;
 	size_t i, start = b->len, pad = 0;
 	unsigned char *o;
-	int a, c, d, e;
+	uint32_t v;
 
 	if (n % 4 != 0)
 		goto bad;
@@ -138,37 +148,28 @@ kl_base64_dec(struct kl_buf *b, const char *s, size_t n)
 	o = (unsigned char *)b->data + b->len;
 	/* All quads but the last, which may hold padding: no checks. */
 	for (i = 0; i + 4 < n; i += 4) {
-		a = rev[p[i]];
-		c = rev[p[i + 1]];
-		d = rev[p[i + 2]];
-		e = rev[p[i + 3]];
-		if ((a | c | d | e) < 0)
+		v = rev[0][p[i]] | rev[1][p[i + 1]] | rev[2][p[i + 2]] |
+		    rev[3][p[i + 3]];
+		if (v & BAD)
 			goto bad;
-		o[0] = (unsigned char)(a << 2 | c >> 4);
-		o[1] = (unsigned char)((c & 15) << 4 | d >> 2);
-		o[2] = (unsigned char)((d & 3) << 6 | e);
+		o[0] = (unsigned char)(v >> 16);
+		o[1] = (unsigned char)(v >> 8);
+		o[2] = (unsigned char)v;
 		o += 3;
 	}
-	for (; i < n; i += 4) {
-		a = rev[p[i]];
-		c = rev[p[i + 1]];
-		d = i + 4 == n && pad == 2 ? 0 : rev[p[i + 2]];
-		e = i + 4 == n && pad >= 1 ? 0 : rev[p[i + 3]];
-		if ((a | c | d | e) < 0)
+	if (i < n) {
+		v = rev[0][p[i]] | rev[1][p[i + 1]] |
+		    (pad == 2 ? 0 : rev[2][p[i + 2]]) |
+		    (pad >= 1 ? 0 : rev[3][p[i + 3]]);
+		/* Padding must leave no bits behind: canonical text only. */
+		if ((v & BAD) || (pad == 2 && (v & 0xffff)) ||
+		    (pad == 1 && (v & 0xff)))
 			goto bad;
-		*o++ = (unsigned char)(a << 2 | c >> 4);
-		if (i + 4 == n && pad == 2) {
-			if (c & 15)
-				goto bad;	/* non-canonical trailing bits */
-			break;
-		}
-		*o++ = (unsigned char)((c & 15) << 4 | d >> 2);
-		if (i + 4 == n && pad == 1) {
-			if (d & 3)
-				goto bad;
-			break;
-		}
-		*o++ = (unsigned char)((d & 3) << 6 | e);
+		*o++ = (unsigned char)(v >> 16);
+		if (pad < 2)
+			*o++ = (unsigned char)(v >> 8);
+		if (pad < 1)
+			*o++ = (unsigned char)v;
 	}
 	b->len = (size_t)((char *)o - b->data);
 	b->data[b->len] = '\0';

@@ -27,7 +27,7 @@
  *   insignificant whitespace: compact text is one memcpy.
  * - Strings are checked 8 bytes at a time (SWAR) up to a quote, backslash,
  *   control or non-ASCII byte; only those take the slow path.  Readers
- *   skip strings with memchr.
+ *   skip strings 16 bytes at a time (SSE2) up to a quote or backslash.
  * - Of duplicated keys the last counts, as in libjq, so a lookup walks the
  *   whole object.  Keys compare after unescaping.
  * - kl_js_double uses strtod: kl commands keep the C locale.
@@ -42,6 +42,10 @@
 #include <string.h>
 
 #include "kl.h"
+
+#if defined(__SSE2__) && defined(__GNUC__)
+#include <emmintrin.h>
+#endif
 
 #if defined(__GNUC__)
 #define INLINE		static inline __attribute__((always_inline))
@@ -448,23 +452,67 @@ ws(const char *s, const char *end)
 }
 
 /*
- * Skips a string at s (its opening quote): memchr finds each quote, and
- * the backslashes before it tell whether it is escaped.
+ * The first quote or backslash in [s, end), or end.  Strings in records
+ * run from a few bytes (keys) to kilobytes (base64 payloads): 16 bytes a
+ * step with SSE2 serves both, where a memchr call per string cost more
+ * than the scan of a short one; 8 bytes a step (SWAR) elsewhere.
+ */
+static const char *
+quote_or_bs(const char *s, const char *end)
+{
+#if defined(__SSE2__) && defined(__GNUC__)
+	const __m128i q = _mm_set1_epi8('"'), b = _mm_set1_epi8('\\');
+	__m128i x;
+	unsigned m;
+
+	for (; end - s >= 16; s += 16) {
+		x = _mm_loadu_si128((const __m128i *)(const void *)s);
+		m = (unsigned)_mm_movemask_epi8(_mm_or_si128(
+		    _mm_cmpeq_epi8(x, q), _mm_cmpeq_epi8(x, b)));
+		if (m != 0)
+			return s + __builtin_ctz(m);
+	}
+#elif defined(__GNUC__) && defined(__BYTE_ORDER__) && \
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+	uint64_t w, q, b, m;
+
+	/* As in special8, the lowest flagged byte is exact. */
+	for (; end - s >= 8; s += 8) {
+		memcpy(&w, s, 8);
+		q = w ^ (ONES * '"');
+		b = w ^ (ONES * '\\');
+		if ((m = (((q - ONES) & ~q) | ((b - ONES) & ~b)) & HIGHS) != 0)
+			return s + (__builtin_ctzll(m) >> 3);
+	}
+#endif
+	while (s < end && *s != '"' && *s != '\\')
+		s++;
+	return s;
+}
+
+/*
+ * Skips a string at s (its opening quote).  A backslash escapes the byte
+ * after it (the rest of a \u escape is hex digits).
  */
 static const char *
 skip_str(const char *s, const char *end)
 {
-	const char *q, *b;
-
-	for (s++; s < end && (q = memchr(s, '"', (size_t)(end - s))) != NULL;
-	    s = q + 1) {
-		for (b = q; b > s && b[-1] == '\\'; b--)
-			;
-		if (((q - b) & 1) == 0)
-			return q + 1;
+	for (s++;;) {
+		if ((s = quote_or_bs(s, end)) >= end)
+			return end;
+		if (*s == '"')
+			return s + 1;
+		if (end - s < 2)
+			return end;
+		s += 2;
 	}
-	return end;
 }
+
+/* The bytes that end a bare token (a number or a literal). */
+static const unsigned char tokend[256] = {
+	[' '] = 1, ['\t'] = 1, ['\n'] = 1, ['\r'] = 1, [','] = 1, [']'] = 1,
+	['}'] = 1, [':'] = 1
+};
 
 /* Skips the value at s. */
 static const char *
@@ -475,8 +523,7 @@ skip_val(const char *s, const char *end)
 	if (*s == '"')
 		return skip_str(s, end);
 	if (*s != '{' && *s != '[') {
-		while (s < end && !isws(*s) && *s != ',' && *s != ']' &&
-		    *s != '}' && *s != ':')
+		while (s < end && !tokend[(unsigned char)*s])
 			s++;
 		return s;
 	}

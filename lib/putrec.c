@@ -145,6 +145,16 @@ usable(struct kl_buf *out, const struct kl_jspan *v)
 	return kl_js_text(v, out) == 0 && out->len > 0;
 }
 
+/* Whether s[0..n) holds a backslash; keys are short, so no memchr call. */
+static int
+has_backslash(const char *s, size_t n)
+{
+	while (n-- > 0)
+		if (*s++ == '\\')
+			return 1;
+	return 0;
+}
+
 /* The members kl_putkey_get looks for, found in one walk each. */
 enum { M_DATA, M_FIELD, M_UID, M_UIDS, M_ID, M_N };
 
@@ -159,6 +169,7 @@ members(const struct kl_jspan *obj, const char *const *names,
 {
 	struct kl_jiter it;
 	struct kl_jspan k, val;
+	size_t bn;
 	int i, esc;
 
 	memset(v, 0, M_N * sizeof(*v));
@@ -167,12 +178,18 @@ members(const struct kl_jspan *obj, const char *const *names,
 	while (kl_js_iter_next(&it, &k, &val)) {
 		if (k.n < 2)
 			continue;
-		esc = memchr(k.p, '\\', k.n) != NULL;
-		for (i = 0; i < M_N; i++)
-			if (names[i] != NULL && (esc ? kl_js_streqn(&k,
-			    names[i], lens[i]) : k.n == lens[i] + 2 &&
-			    memcmp(k.p + 1, names[i], lens[i]) == 0))
+		bn = k.n - 2;
+		esc = -1;	/* not looked for yet: most keys never need it */
+		for (i = 0; i < M_N; i++) {
+			if (names[i] == NULL || bn < lens[i] ||
+			    (bn == lens[i] && memcmp(k.p + 1, names[i], bn)))
+				continue;
+			if (esc == -1)
+				esc = has_backslash(k.p + 1, bn);
+			if (esc ? kl_js_streqn(&k, names[i], lens[i]) :
+			    bn == lens[i])
 				v[i] = val;
+		}
 	}
 }
 
