@@ -27,7 +27,8 @@
  *      (nothing, a number or a literal: '0"1e5\x1e', '"a" "\x1e',
  *      '[1]"true\x1e' are the first value; what follows the RS is
  *      dropped).  The oracle takes any string of letters, digits, '+',
- *      '-' and '.' ended by RS as this case.  RS outside strings is
+ *      '-' and '.', after white space (strtod skips it), ended by RS as
+ *      this case.  RS outside strings is
  *      covered by 3, as it is glued into a bare token.
  *
  * They agree on the rest, including trailing commas, "1 2", lone high
@@ -163,7 +164,9 @@ jq_lax(const char *p, size_t n)
 				return 1;			/* 2, 3, 4 */
 			i = j;
 		} else if (p[i] == '"') {
-			for (j = i + 1; j < n && (isalnum((unsigned char)p[j]) ||
+			for (j = i + 1; j < n && isspace((unsigned char)p[j]); j++)
+				;
+			for (; j < n && (isalnum((unsigned char)p[j]) ||
 			    p[j] == '+' || p[j] == '-' || p[j] == '.'); j++)
 				;
 			if (j < n && p[j] == 0x1e)
@@ -492,6 +495,8 @@ static const struct jcase {
 	{ "n_rs_drops_rest", S("\"a\" \"\x1e]]]"), KL_JE_TRAIL, LAX },
 	{ "n_rs_number_in_string", S("0\"0\x1e\x1c"), KL_JE_TRAIL, LAX },
 	{ "n_rs_literal_in_string", S("[1]\"true\x1e"), KL_JE_TRAIL, LAX },
+	{ "n_rs_spaced_number_in_string", S(" 0\" 0\x1e\x1c  "), KL_JE_TRAIL,
+	    LAX },
 	/* Exception 6: a lone low surrogate escape becomes U+FFFD. */
 	{ "n_lone_low", S("\"\\udc00\""), KL_JE_SURR, LAX },
 	{ "n_lone_low_after_pair", S("\"\\ud800\\udc00\\udfff\""), KL_JE_SURR,
