@@ -35,6 +35,27 @@ AWS_EC2_METADATA_DISABLED=true
 export AWS_CONFIG_FILE AWS_SHARED_CREDENTIALS_FILE AWS_PAGER \
     AWS_EC2_METADATA_DISABLED
 
+# KL_VALGRIND=1 runs every kl command a test starts through PATH under
+# valgrind (house style 11): a wrapper per command goes first on PATH, and
+# a memory error or a leak makes the command exit 9, which fails the test
+# that ran it.  Reports go to KL_VALGRIND_LOGS (default
+# $TMPDIR/kl-valgrind), one file per process, kept after the test.
+if [ -n "${KL_VALGRIND:-}" ] && kl_real=$(command -v kl-stream); then
+	kl_real=$(dirname "$kl_real")
+	: "${KL_VALGRIND_LOGS:=${TMPDIR:-/tmp}/kl-valgrind}"
+	mkdir -p "$T/valgrind" "$KL_VALGRIND_LOGS"
+	for kl_p in "$kl_real"/kl-*; do
+		case $kl_p in *.*) continue ;; esac
+		[ -f "$kl_p" ] && [ -x "$kl_p" ] || continue
+		printf '#!/bin/sh\nexec valgrind -q --leak-check=full --error-exitcode=9 --log-file=%s/%s.%%p.log %s "$@"\n' \
+		    "$KL_VALGRIND_LOGS" "${kl_p##*/}" "$kl_p" \
+		    >"$T/valgrind/${kl_p##*/}"
+		chmod +x "$T/valgrind/${kl_p##*/}"
+	done
+	PATH=$T/valgrind:$PATH
+	export PATH
+fi
+
 # The throw-away keys of AWS's own examples: they open no account.
 TEST_AKID=AKIDEXAMPLE
 TEST_SECRET=wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY
