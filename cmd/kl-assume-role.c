@@ -47,12 +47,10 @@ struct opts {
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_AWS_LONGOPTS,
 	KL_ASSUME_LONGOPTS,
 	{ "format", required_argument, NULL, OPT_FORMAT },
-	{ "help", no_argument, NULL, 'h' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -96,33 +94,14 @@ usage(int status)
 	exit(status);
 }
 
-static int
-status_of(const struct kl_err *e)
-{
-	switch (e->kind) {
-	case KL_ERR_CONFIG:
-		return e->sys == EPERM ? KL_EXIT_FAIL : KL_EXIT_USAGE;
-	case KL_ERR_TRANSIENT:
-	case KL_ERR_STOPPED:
-		return KL_EXIT_TEMPFAIL;
-	default:
-		return KL_EXIT_FAIL;
-	}
-}
-
 static void
 parse_args(struct opts *o, int argc, char **argv)
 {
-	char why[400];
 	int ch, r, sources;
 
 	while ((ch = getopt_long(argc, argv, "Vhr:v", longopts, NULL)) != -1) {
-		if (ch == KL_OPT_ROLE_ARN &&
-		    kl_sts_role_arn_check(optarg, why, sizeof(why)) == -1) {
-			kl_log(KL_ERROR, 0, "--role-arn '%s': %s", optarg, why);
-			usage(2);
-		}
-		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+		if ((ch == KL_OPT_ROLE_ARN && kl_opt_role_arn(optarg) == -1) ||
+		    (r = kl_opt_common(ch, optarg, &o->aws, NULL)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -132,9 +111,6 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(0);
 		case 'h':
 			usage(0);
-			break;
-		case 'v':
-			kl_verbose++;
 			break;
 		case OPT_FORMAT:
 			if (strcmp(optarg, "json") != 0 &&
@@ -277,7 +253,7 @@ main(int argc, char **argv)
 	parse_args(&o, argc, argv);
 
 	if (kl_cfg_load(&cfg, &o.aws, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_cfg_debug(&cfg);
 	o.role.region = cfg.region;
 	o.role.sts_url = cfg.sts_url;
@@ -290,16 +266,16 @@ main(int argc, char **argv)
 	} else {
 		if ((src = kl_credsrc_new(&o.aws, &cfg, kl_sts_assume, &sts,
 		    &e)) == NULL)
-			kl_die(status_of(&e), 0, "%s", e.msg);
+			kl_die(kl_err_status(&e), 0, "%s", e.msg);
 		kl_log(KL_DEBUG, 0, "source credentials: %s",
 		    kl_credsrc_describe(src));
 		if (kl_credsrc_get(src, time(NULL), &base, &e) == -1)
-			kl_die(status_of(&e), 0, "%s", e.msg);
+			kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	}
 
 	kl_out_init();
 	if (kl_sts_assume_role(&sts, base, &o.role, &out, &e) == -1) {
-		status = status_of(&e);
+		status = kl_err_status(&e);
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "cannot assume role '%s': %s",
 			    o.role.role_arn, e.msg);

@@ -18,8 +18,11 @@
  *   shape) are a configuration error, exit 2, and are never quoted.
  * - Every option is checked against the command word before anything is
  *   read, so exit 2 still means nothing was read or sent.
- * - A store or cache file that group or others can read is refused with
- *   exit 1 (the issue's rule), naming the chmod that fixes it.
+ * - A store file that group or others can read is refused with exit 1
+ *   (the issue's rule; store.c reports it so for every command), naming
+ *   the chmod that fixes it; list goes on past it and exits 1.  A
+ *   --credentials file like that is exit 2, as in every command, and a
+ *   cache file like that is not used.
  * - The command is split in files only for size: auth/creds.c
  *   (creds, verify), auth/keys.c (reading keys), auth/store.c (add,
  *   list, show, remove), auth/policy.c (policy); auth/auth.h is what
@@ -38,6 +41,7 @@
 #include "auth/auth.h"
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	{ "account", required_argument, NULL, OPT_ACCOUNT },
 	{ "credentials", required_argument, NULL, KL_OPT_CREDENTIALS },
 	{ "description", required_argument, NULL, OPT_DESCRIPTION },
@@ -47,7 +51,6 @@ static const struct option longopts[] = {
 	{ "endpoint-url", required_argument, NULL, KL_OPT_ENDPOINT_URL },
 	{ "external-id", required_argument, NULL, KL_OPT_EXTERNAL_ID },
 	{ "from-env", no_argument, NULL, OPT_FROM_ENV },
-	{ "help", no_argument, NULL, 'h' },
 	{ "label", required_argument, NULL, OPT_LABEL },
 	{ "no-keys", no_argument, NULL, OPT_NO_KEYS },
 	{ "principal", required_argument, NULL, OPT_PRINCIPAL },
@@ -57,8 +60,6 @@ static const struct option longopts[] = {
 	{ "role-arn", required_argument, NULL, KL_OPT_ROLE_ARN },
 	{ "session-name", required_argument, NULL, KL_OPT_SESSION_NAME },
 	{ "stream", required_argument, NULL, OPT_STREAM },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -163,22 +164,6 @@ usage(int status)
 		    "      --stream=NAME           policy: the Kinesis stream\n",
 		    f);
 	exit(status);
-}
-
-/* Exit status for a failure the library described in e. */
-int
-status_of(const struct kl_err *e)
-{
-	switch (e->kind) {
-	case KL_ERR_CONFIG:
-		/* An exposed store file: exit 1, as the issue says. */
-		return e->sys == EPERM ? KL_EXIT_FAIL : KL_EXIT_USAGE;
-	case KL_ERR_TRANSIENT:
-	case KL_ERR_STOPPED:
-		return KL_EXIT_TEMPFAIL;
-	default:
-		return KL_EXIT_FAIL;
-	}
 }
 
 static void bad(const char *, ...) KL_PRINTF(1, 2) KL_NORETURN;
@@ -312,17 +297,12 @@ check_args(struct opts *o, int argc, char **argv)
 static void
 parse_args(struct opts *o, int argc, char **argv)
 {
-	char why[400];
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "Vhr:v", longopts, NULL)) != -1) {
 		o->given |= bit_of(ch);
-		if (ch == KL_OPT_ROLE_ARN &&
-		    kl_sts_role_arn_check(optarg, why, sizeof(why)) == -1) {
-			kl_log(KL_ERROR, 0, "--role-arn '%s': %s", optarg, why);
-			usage(2);
-		}
-		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+		if ((ch == KL_OPT_ROLE_ARN && kl_opt_role_arn(optarg) == -1) ||
+		    (r = kl_opt_common(ch, optarg, &o->aws, NULL)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -332,9 +312,6 @@ parse_args(struct opts *o, int argc, char **argv)
 			exit(0);
 		case 'h':
 			usage(0);
-			break;
-		case 'v':
-			kl_verbose++;
 			break;
 		default:
 			own_opt(o, ch, optarg);

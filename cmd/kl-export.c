@@ -38,22 +38,16 @@
 
 #include "kl.h"
 
-enum { OPT_DRY_RUN = KL_OPT_FREE, OPT_JOB, OPT_ONCE, OPT_WATCH };
+enum { OPT_WATCH = KL_OPT_FREE };
 
 struct opts {
-	const char	*job;
-	int		 once;		/* --once; else --watch */
-	int		 watch;
-	int		 dry_run;
+	struct kl_jobopts job;		/* --dry-run, --job, --once */
+	int		 watch;		/* given; the default */
 };
 
 static const struct option longopts[] = {
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
-	{ "help", no_argument, NULL, 'h' },
-	{ "job", required_argument, NULL, OPT_JOB },
-	{ "once", no_argument, NULL, OPT_ONCE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
+	KL_STD_LONGOPTS,
+	KL_JOB_LONGOPTS,
 	{ "watch", no_argument, NULL, OPT_WATCH },
 	{ NULL, 0, NULL, 0 },
 };
@@ -79,37 +73,21 @@ usage(int status)
 	exit(status);
 }
 
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT ? KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
-}
-
 static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "Vhv", longopts, NULL)) != -1) {
+		if (kl_opt_common(ch, optarg, NULL, NULL) == 1 ||
+		    kl_jobopt(&o->job, ch, optarg) == 1)
+			continue;
 		switch (ch) {
 		case 'V':
 			printf("kl-export (kl) %s\n", PACKAGE_VERSION);
 			exit(0);
 		case 'h':
 			usage(0);
-			break;
-		case 'v':
-			kl_verbose++;
-			break;
-		case OPT_DRY_RUN:
-			o->dry_run = 1;
-			break;
-		case OPT_JOB:
-			o->job = optarg;
-			break;
-		case OPT_ONCE:
-			o->once = 1;
 			break;
 		case OPT_WATCH:
 			o->watch = 1;
@@ -118,29 +96,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			usage(2);
 		}
 	}
-	if (optind < argc) {
-		kl_log(KL_ERROR, 0, "unexpected operand '%s'", argv[optind]);
+	if (kl_jobopts_check(&o->job, argc - optind, argv + optind, o->watch,
+	    "--watch") == -1)
 		usage(2);
-	}
-	if (o->job == NULL) {
-		kl_log(KL_ERROR, 0, "--job is required");
-		usage(2);
-	}
-	if (o->once && o->watch) {
-		kl_log(KL_ERROR, 0, "--once and --watch exclude each other");
-		usage(2);
-	}
-}
-
-static char *
-stage(const char *prog)
-{
-	char *path;
-
-	if ((path = kl_pipeline_find(prog)) == NULL)
-		kl_die(KL_EXIT_FAIL, 0, "cannot find %s next to kl-export or "
-		    "on PATH", prog);
-	return path;
 }
 
 /*
@@ -151,18 +109,11 @@ static void
 build(struct kl_pipeline *pl, const struct kl_job *j, int once, int backfill)
 {
 	struct kl_argv a, b;
-	char *ra, *tp;
+	struct kl_err e;
 	size_t i;
-	int v;
 
-	ra = stage("kl-read-audience");
-	tp = stage("kl-trigger-put");
 	kl_argv_init(&a);
 	kl_argv_init(&b);
-	for (v = 0; v < kl_verbose; v++) {
-		kl_argv_add(&a, "-v");
-		kl_argv_add(&b, "-v");
-	}
 	for (i = 0; j->audiences[i] != NULL; i++) {
 		kl_argv_add(&a, "--audience");
 		kl_argv_add(&a, j->audiences[i]);
@@ -194,13 +145,12 @@ build(struct kl_pipeline *pl, const struct kl_job *j, int once, int backfill)
 	}
 	kl_argv_addf(&b, "--rejects=%s/export.rejects.ndjson", j->state_dir);
 	kl_job_aws_args(j, &b);
-	if (kl_pipeline_add(pl, "kl-read-audience", ra, &a) == -1 ||
-	    kl_pipeline_add(pl, "kl-trigger-put", tp, &b) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot build the pipeline");
+	if (kl_pipeline_stage(pl, "kl-read-audience", kl_verbose, &a,
+	    &e) == -1 ||
+	    kl_pipeline_stage(pl, "kl-trigger-put", kl_verbose, &b, &e) == -1)
+		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
 	kl_argv_free(&a);
 	kl_argv_free(&b);
-	free(ra);
-	free(tp);
 }
 
 /* Counts one put acknowledgement (contract 5.4) of kl-trigger-put. */
@@ -246,10 +196,11 @@ static int
 run_one(struct kl_pipeline *pl, long *puts)
 {
 	struct kl_err e;
+	int status;
 
-	if (kl_pipeline_start(pl, 1, &e) == -1)
+	if ((status = kl_pipeline_run(pl, ack, puts, &e)) == -1)
 		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
-	return kl_pipeline_wait(pl, ack, puts);
+	return status;
 }
 
 /* Records that the backfill is done: later runs leave it out. */
@@ -271,21 +222,15 @@ run(struct kl_pipeline *bf, struct kl_pipeline *pl, const struct kl_job *j,
     const struct opts *o, const char *mark, int backfill)
 {
 	struct kl_err e;
-	char *dir = NULL;
 	long puts = 0;
 	int status = 0, lock;
 
-	if (asprintf(&dir, "%s/export.audiences", j->state_dir) == -1 ||
-	    kl_job_mkdirs(dir) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
-		    "'%s'", dir != NULL ? dir : j->state_dir);
-	free(dir);
-	if ((lock = kl_job_lock(j, &e)) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+	if ((lock = kl_job_begin(j, "export.audiences", &e)) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_log(KL_INFO, 0, "job '%s': Lytics audiences '%s' to Kinesis stream "
 	    "'%s'%s%s; state in '%s'", j->path, j->val[KL_JOB_AUDIENCES],
 	    j->val[KL_JOB_KINESIS_STREAM], backfill ? ", with the backfill" :
-	    "", o->once ? ", once" : "", j->state_dir);
+	    "", o->job.once ? ", once" : "", j->state_dir);
 	if (bf->n > 0 && (status = run_one(bf, &puts)) == 0)
 		backfilled(mark);
 	if (status == 0 && !kl_stopping() &&
@@ -313,19 +258,19 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse_args(&o, argc, argv);
 
-	if (kl_job_load(&j, KL_JOB_EXPORT, o.job, &e) == -1 ||
+	if (kl_job_load(&j, KL_JOB_EXPORT, o.job.file, &e) == -1 ||
 	    kl_job_state(&j, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	if (asprintf(&mark, "%s/export.backfilled", j.state_dir) == -1)
 		kl_die(KL_EXIT_FAIL, ENOMEM, "kl-export");
 	backfill = j.existing_users && access(mark, F_OK) == -1;
 	kl_pipeline_init(&bf);
 	kl_pipeline_init(&pl);
-	if (backfill && !o.once)
+	if (backfill && !o.job.once)
 		build(&bf, &j, 1, 1);
-	build(&pl, &j, o.once, backfill && o.once);
+	build(&pl, &j, o.job.once, backfill && o.job.once);
 	kl_out_init();
-	status = o.dry_run ? dry_run(bf.n > 0 ? &bf : NULL, &pl, &j) :
+	status = o.job.dry_run ? dry_run(bf.n > 0 ? &bf : NULL, &pl, &j) :
 	    run(&bf, &pl, &j, &o, mark, backfill);
 	free(mark);
 	kl_pipeline_free(&bf);

@@ -40,13 +40,11 @@
 
 #include "kl.h"
 
-enum { OPT_DRY_RUN = KL_OPT_FREE, OPT_FOLLOW, OPT_JOB, OPT_ONCE };
+enum { OPT_FOLLOW = KL_OPT_FREE };
 
 struct opts {
-	const char	*job;
-	int		 once;		/* --once; else --follow */
-	int		 follow;
-	int		 dry_run;
+	struct kl_jobopts job;		/* --dry-run, --job, --once */
+	int		 follow;	/* given; the default */
 };
 
 struct counts {			/* from kl-to-lytics' acknowledgements */
@@ -56,13 +54,9 @@ struct counts {			/* from kl-to-lytics' acknowledgements */
 };
 
 static const struct option longopts[] = {
-	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
+	KL_STD_LONGOPTS,
+	KL_JOB_LONGOPTS,
 	{ "follow", no_argument, NULL, OPT_FOLLOW },
-	{ "help", no_argument, NULL, 'h' },
-	{ "job", required_argument, NULL, OPT_JOB },
-	{ "once", no_argument, NULL, OPT_ONCE },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -87,19 +81,15 @@ usage(int status)
 	exit(status);
 }
 
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT ? KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
-}
-
 static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	int ch;
 
 	while ((ch = getopt_long(argc, argv, "Vhv", longopts, NULL)) != -1) {
+		if (kl_opt_common(ch, optarg, NULL, NULL) == 1 ||
+		    kl_jobopt(&o->job, ch, optarg) == 1)
+			continue;
 		switch (ch) {
 		case 'V':
 			printf("kl-import (kl) %s\n", PACKAGE_VERSION);
@@ -107,49 +97,16 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'h':
 			usage(0);
 			break;
-		case 'v':
-			kl_verbose++;
-			break;
-		case OPT_DRY_RUN:
-			o->dry_run = 1;
-			break;
 		case OPT_FOLLOW:
 			o->follow = 1;
-			break;
-		case OPT_JOB:
-			o->job = optarg;
-			break;
-		case OPT_ONCE:
-			o->once = 1;
 			break;
 		default:
 			usage(2);
 		}
 	}
-	if (optind < argc) {
-		kl_log(KL_ERROR, 0, "unexpected operand '%s'", argv[optind]);
+	if (kl_jobopts_check(&o->job, argc - optind, argv + optind, o->follow,
+	    "--follow") == -1)
 		usage(2);
-	}
-	if (o->job == NULL) {
-		kl_log(KL_ERROR, 0, "--job is required");
-		usage(2);
-	}
-	if (o->once && o->follow) {
-		kl_log(KL_ERROR, 0, "--once and --follow exclude each other");
-		usage(2);
-	}
-}
-
-/* Finds a stage's program or dies: the installation is incomplete. */
-static char *
-stage(const char *prog)
-{
-	char *path;
-
-	if ((path = kl_pipeline_find(prog)) == NULL)
-		kl_die(KL_EXIT_FAIL, 0, "cannot find %s next to kl-import or "
-		    "on PATH", prog);
-	return path;
 }
 
 /* Builds the pipeline of job j into pl. */
@@ -157,26 +114,20 @@ static void
 build(struct kl_pipeline *pl, const struct kl_job *j, const struct opts *o)
 {
 	struct kl_argv a, b;
-	char *rs, *tl, *ck, *f;
-	int i;
+	struct kl_err e;
+	char *ck, *f;
 
-	rs = stage("kl-read-shard");
-	tl = stage("kl-to-lytics");
 	if (asprintf(&ck, "%s/import.checkpoint.json", j->state_dir) == -1)
 		kl_die(KL_EXIT_FAIL, ENOMEM, "cannot build the pipeline");
 	kl_argv_init(&a);
 	kl_argv_init(&b);
-	for (i = 0; i < kl_verbose; i++) {
-		kl_argv_add(&a, "-v");
-		kl_argv_add(&b, "-v");
-	}
 	kl_argv_add(&a, "--stream");
 	kl_argv_add(&a, j->val[KL_JOB_KINESIS_STREAM]);
 	kl_argv_add(&a, "--from");
 	kl_argv_add(&a, "trim-horizon");
 	kl_argv_add(&a, "--checkpoint");
 	kl_argv_add(&a, ck);
-	if (!o->once) {
+	if (!o->job.once) {
 		kl_argv_add(&a, "--follow");
 		if (j->poll_ms > 0)
 			kl_argv_addf(&a, "--poll-interval=%ld", j->poll_ms);
@@ -199,14 +150,12 @@ build(struct kl_pipeline *pl, const struct kl_job *j, const struct opts *o)
 		kl_argv_add(&b, "--lytics-key-file");
 		kl_argv_add(&b, j->val[KL_JOB_LYTICS_KEY_FILE]);
 	}
-	if (kl_pipeline_add(pl, "kl-read-shard", rs, &a) == -1 ||
-	    kl_pipeline_add(pl, "kl-to-lytics", tl, &b) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot build the pipeline");
+	if (kl_pipeline_stage(pl, "kl-read-shard", kl_verbose, &a, &e) == -1 ||
+	    kl_pipeline_stage(pl, "kl-to-lytics", kl_verbose, &b, &e) == -1)
+		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
 	kl_argv_free(&a);
 	kl_argv_free(&b);
 	free(ck);
-	free(rs);
-	free(tl);
 }
 
 /* Counts one batch acknowledgement (contract 5.5) of kl-to-lytics. */
@@ -259,18 +208,14 @@ run(struct kl_pipeline *pl, const struct kl_job *j, const struct opts *o)
 	int status, lock;
 
 	memset(&c, 0, sizeof(c));
-	if (kl_job_mkdirs(j->state_dir) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot create the state folder "
-		    "'%s'", j->state_dir);
-	if ((lock = kl_job_lock(j, &e)) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+	if ((lock = kl_job_begin(j, NULL, &e)) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_log(KL_INFO, 0, "job '%s': Kinesis stream '%s' to Lytics stream "
 	    "'%s'%s; state in '%s'", j->path, j->val[KL_JOB_KINESIS_STREAM],
-	    j->val[KL_JOB_LYTICS_STREAM], o->once ? ", once" : "",
+	    j->val[KL_JOB_LYTICS_STREAM], o->job.once ? ", once" : "",
 	    j->state_dir);
-	if (kl_pipeline_start(pl, 1, &e) == -1)
+	if ((status = kl_pipeline_run(pl, ack, &c, &e)) == -1)
 		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
-	status = kl_pipeline_wait(pl, ack, &c);
 	kl_log(KL_INFO, 0, "%ld events delivered in %ld batches%s%s",
 	    c.events, c.batches, c.rejected > 0 ? ", some rejected by Lytics" :
 	    "", status == 0 ? "" : " before the pipeline stopped");
@@ -292,13 +237,13 @@ main(int argc, char **argv)
 	memset(&o, 0, sizeof(o));
 	parse_args(&o, argc, argv);
 
-	if (kl_job_load(&j, KL_JOB_IMPORT, o.job, &e) == -1 ||
+	if (kl_job_load(&j, KL_JOB_IMPORT, o.job.file, &e) == -1 ||
 	    kl_job_state(&j, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_pipeline_init(&pl);
 	build(&pl, &j, &o);
 	kl_out_init();
-	status = o.dry_run ? dry_run(&pl, &j) : run(&pl, &j, &o);
+	status = o.job.dry_run ? dry_run(&pl, &j) : run(&pl, &j, &o);
 	kl_pipeline_free(&pl);
 	kl_job_free(&j);
 	kl_exit(status);

@@ -62,11 +62,11 @@ struct opts {
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_LYTICS_LONGOPTS,
 	{ "audience", required_argument, NULL, 'a' },
 	{ "backfill", no_argument, NULL, OPT_BACKFILL },
 	{ "fields", required_argument, NULL, OPT_FIELDS },
-	{ "help", no_argument, NULL, 'h' },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "key-field", required_argument, NULL, OPT_KEY_FIELD },
 	{ "list", no_argument, NULL, OPT_LIST },
@@ -74,8 +74,6 @@ static const struct option longopts[] = {
 	{ "retry-budget", required_argument, NULL, OPT_RETRY_BUDGET },
 	{ "state", required_argument, NULL, OPT_STATE },
 	{ "subscription-id", required_argument, NULL, OPT_SUB_ID },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ "watch", no_argument, NULL, OPT_WATCH },
 	{ NULL, 0, NULL, 0 },
 };
@@ -116,15 +114,6 @@ usage(int status)
 	exit(status);
 }
 
-/* Exit status for failure e (stopped: kl_exit() dies of the signal). */
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED ?
-	    KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
-}
-
 static void
 bad(const char *why)
 {
@@ -151,23 +140,12 @@ split(char *s, const char **v, size_t *n)
 }
 
 static void
-number(const char *arg, const char *opt, unsigned long long min,
-    unsigned long long max, unsigned long long *v)
-{
-	if (kl_parse_uint(arg, min, max, v) == -1) {
-		kl_log(KL_ERROR, 0, "%s wants a whole number from %llu to "
-		    "%llu: '%s'", opt, min, max, arg);
-		usage(2);
-	}
-}
-
-static void
 parse_args(struct opts *o, int argc, char **argv)
 {
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "Va:hv", longopts, NULL)) != -1) {
-		if ((r = kl_lyticsopt(&o->lyt, ch, optarg)) == -1)
+		if ((r = kl_opt_common(ch, optarg, NULL, &o->lyt)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -181,9 +159,6 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'h':
 			usage(0);
 			break;
-		case 'v':
-			kl_verbose++;
-			break;
 		case OPT_BACKFILL:
 			o->cfg.backfill = 1;
 			break;
@@ -192,7 +167,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			split(optarg, o->fields, &o->nfields);
 			break;
 		case OPT_INTERVAL:
-			number(optarg, "--interval", 1, 86400, &o->interval);
+			if (kl_opt_uint("interval", optarg, 1, 86400,
+			    &o->interval) == -1)
+				usage(2);
 			break;
 		case OPT_KEY_FIELD:
 			if (*optarg == '\0' || strlen(optarg) > 200)
@@ -206,8 +183,9 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->once = 1;
 			break;
 		case OPT_RETRY_BUDGET:
-			number(optarg, "--retry-budget", 0, 86400000,
-			    &o->retry_budget);
+			if (kl_opt_uint("retry-budget", optarg, 0, 86400000,
+			    &o->retry_budget) == -1)
+				usage(2);
 			break;
 		case OPT_STATE:
 			o->state = optarg;
@@ -285,7 +263,7 @@ cycle(struct opts *o, struct kl_lytics_api *api, struct kl_audience *a)
 			    KL_ERR_TRANSIENT ? KL_ERROR : KL_FATAL, 0,
 			    "audience '%s': %s", a[i].name, e.msg);
 			if (!o->watch || o->once || e.kind != KL_ERR_TRANSIENT)
-				return status_of(&e);
+				return kl_err_status(&e);
 			continue;
 		}
 		if (st.baseline)
@@ -314,7 +292,7 @@ run(struct opts *o, struct kl_lytics_api *api, struct kl_audience *a)
 	    &e)) == -1) {
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "%s", e.msg);
-		return status_of(&e);
+		return kl_err_status(&e);
 	}
 	o->nnames = (size_t)n;
 	if (o->cfg.sub_id == NULL)
@@ -342,7 +320,7 @@ list(struct kl_lytics_api *api)
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "cannot list the audiences: %s",
 			    e.msg);
-		return status_of(&e);
+		return kl_err_status(&e);
 	}
 	kl_log(KL_INFO, 0, "%ld audiences listed", n);
 	return KL_EXIT_OK;
@@ -375,7 +353,7 @@ main(int argc, char **argv)
 
 	if (kl_lytics_load(&cfg, &o.lyt, &e) == -1) {
 		kl_lytics_free(&cfg);
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	}
 	kl_log(KL_DEBUG, 0, "lytics endpoint %s (from %s), key from %s",
 	    cfg.url, cfg.url_from, cfg.key_from);

@@ -68,13 +68,13 @@ struct opts {
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_AWS_LONGOPTS,
 	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 	{ "commit", no_argument, NULL, OPT_COMMIT },
 	{ "data-only", no_argument, NULL, OPT_DATA_ONLY },
 	{ "follow", no_argument, NULL, 'f' },
 	{ "from", required_argument, NULL, OPT_FROM },
-	{ "help", no_argument, NULL, 'h' },
 	{ "limit", required_argument, NULL, OPT_LIMIT },
 	{ "max-rate", required_argument, NULL, OPT_MAX_RATE },
 	{ "poll-interval", required_argument, NULL, OPT_POLL },
@@ -82,8 +82,6 @@ static const struct option longopts[] = {
 	{ "stats-file", required_argument, NULL, OPT_STATS },
 	{ "stream", required_argument, NULL, 's' },
 	{ "until", required_argument, NULL, OPT_UNTIL },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -225,7 +223,7 @@ parse_args(struct opts *o, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "Vfhr:s:v", longopts,
 	    NULL)) != -1) {
-		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+		if ((r = kl_opt_common(ch, optarg, &o->aws, NULL)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -241,9 +239,6 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case 's':
 			o->stream_arg = optarg;
-			break;
-		case 'v':
-			kl_verbose++;
 			break;
 		case OPT_CHECKPOINT:
 			o->ckpt_path = optarg;
@@ -317,15 +312,6 @@ commit(void *arg, struct kl_err *e)
 	return kl_ckpt_merge(&o->ckpt, e);
 }
 
-/* Exit status for a failure the library described in e. */
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED ?
-	    KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
-}
-
 static struct kl_reader *
 setup(struct opts *o, struct kl_aws *aws, struct kl_progress *p,
     struct kl_err *e)
@@ -361,14 +347,10 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct kl_cfg cfg;
-	struct kl_credsrc *src;
-	struct kl_sts sts;
-	struct kl_aws aws;
+	struct kl_awsenv env;
 	struct kl_reader *r;
 	struct kl_progress prog;
 	struct kl_err e;
-	char why[512];
 	int status = KL_EXIT_OK;
 
 	kl_prog = "kl-read-shard";
@@ -377,7 +359,6 @@ main(int argc, char **argv)
 	mallopt(M_MMAP_THRESHOLD, 256 * 1024);
 #endif
 	memset(&o, 0, sizeof(o));
-	memset(&cfg, 0, sizeof(cfg));
 	kl_ckpt_init(&o.ckpt);
 	o.from = KL_FROM_TRIM_HORIZON;
 	o.poll_ms = 1000;
@@ -387,32 +368,20 @@ main(int argc, char **argv)
 	parse_args(&o, argc, argv);
 
 	kl_err_clear(&e);
-	if (kl_cfg_load(&cfg, &o.aws, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_cfg_debug(&cfg);
-	if (kl_stream_region_ok(&o.stream, cfg.region, why, sizeof(why)) == -1)
-		kl_die(KL_EXIT_USAGE, 0, "%s (region from %s)", why,
-		    cfg.region_from);
-	if (o.ckpt_path != NULL &&
-	    kl_ckpt_load(&o.ckpt, o.ckpt_path, o.stream.name, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+	if (kl_awsenv_config(&env, &o.aws, &o.stream, &e) == -1 ||
+	    (o.ckpt_path != NULL &&
+	    kl_ckpt_load(&o.ckpt, o.ckpt_path, o.stream.name, &e) == -1))
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
-	/* --role-arn and delegated --auth assume roles through STS. */
-	if (kl_sts_init(&sts, cfg.ca_bundle, KL_STS_CACHE) == -1)
-		kl_die(KL_EXIT_FAIL, errno, "cannot set up STS");
-	if ((src = kl_credsrc_new(&o.aws, &cfg, kl_sts_assume, &sts,
-	    &e)) == NULL)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(src));
-	if (kl_kinesis_init(&aws, &cfg, src, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+	if (kl_awsenv_open(&env, &o.aws, &e) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 
 	kl_out_init();
 	kl_progress_init(&prog, "records");
-	if ((r = setup(&o, &aws, &prog, &e)) == NULL ||
+	if ((r = setup(&o, &env.aws, &prog, &e)) == NULL ||
 	    kl_reader_run(r, &e) == -1)
-		status = status_of(&e);
+		status = kl_err_status(&e);
 	kl_progress_end(&prog);		/* a stop signal too: run returned */
 	if (status != KL_EXIT_OK && e.kind != KL_ERR_STOPPED)
 		kl_log(KL_FATAL, 0, "cannot read stream '%s': %s",
@@ -427,10 +396,7 @@ main(int argc, char **argv)
 	    r != NULL ? kl_reader_count(r) : 0ULL);
 	kl_reader_free(r);
 	kl_ckpt_free(&o.ckpt);
-	kl_aws_free(&aws);
-	kl_credsrc_free(src);
-	kl_sts_free(&sts);
-	kl_cfg_free(&cfg);
+	kl_awsenv_free(&env);
 	free(o.shards);
 	curl_global_cleanup();
 	kl_exit(status);

@@ -49,14 +49,12 @@ struct opts {
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_AWS_LONGOPTS,
-	{ "help", no_argument, NULL, 'h' },
 	{ "on-demand", no_argument, NULL, OPT_ON_DEMAND },
 	{ "page-size", required_argument, NULL, OPT_PAGE_SIZE },
 	{ "shards", required_argument, NULL, OPT_SHARDS },
 	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ "wait", no_argument, NULL, OPT_WAIT },
 	{ NULL, 0, NULL, 0 },
 };
@@ -91,15 +89,6 @@ usage(int status)
 		    "      --timeout=SECONDS   wait at most (default 600)\n",
 		    f);
 	exit(status);
-}
-
-/* Exit status for failure e (stopped: kl_exit() dies of the signal). */
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED ?
-	    KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
 }
 
 /*
@@ -287,7 +276,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "Vhr:v", longopts, NULL)) != -1) {
-		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+		if ((r = kl_opt_common(ch, optarg, &o->aws, NULL)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -298,26 +287,18 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 'h':
 			usage(0);
 			break;
-		case 'v':
-			kl_verbose++;
-			break;
 		case OPT_ON_DEMAND:
 			o->on_demand = 1;
 			break;
 		case OPT_PAGE_SIZE:
-			if (kl_parse_uint(optarg, 1, 10000, &o->page_size) ==
-			    -1) {
-				kl_log(KL_ERROR, 0, "--page-size wants a whole "
-				    "number from 1 to 10000: '%s'", optarg);
+			if (kl_opt_uint("page-size", optarg, 1, 10000,
+			    &o->page_size) == -1)
 				usage(2);
-			}
 			break;
 		case OPT_SHARDS:
-			if (kl_parse_uint(optarg, 1, 100000, &o->shards)) {
-				kl_log(KL_ERROR, 0, "--shards wants a whole "
-				    "number from 1 to 100000: '%s'", optarg);
+			if (kl_opt_uint("shards", optarg, 1, 100000,
+			    &o->shards) == -1)
 				usage(2);
-			}
 			break;
 		case OPT_TIMEOUT:
 			if (kl_parse_uint(optarg, 1, 86400, &o->timeout)) {
@@ -340,42 +321,28 @@ int
 main(int argc, char **argv)
 {
 	struct opts o;
-	struct kl_cfg cfg;
-	struct kl_credsrc *src;
-	struct kl_sts sts;
-	struct kl_aws aws;
+	struct kl_awsenv env;
 	struct kl_err e;
-	char why[512];
 	int status = KL_EXIT_OK, i;
 
 	kl_prog = "kl-stream";
 	kl_sig_init();
 	memset(&o, 0, sizeof(o));
-	memset(&cfg, 0, sizeof(cfg));
 	o.timeout = 600;
 	parse_args(&o, argc, argv);
 
 	kl_err_clear(&e);
-	if (kl_cfg_load(&cfg, &o.aws, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_cfg_debug(&cfg);
-	if (kl_stream_region_ok(&o.stream, cfg.region, why, sizeof(why)) == -1)
-		kl_die(KL_EXIT_USAGE, 0, "%s (region from %s)", why,
-		    cfg.region_from);
+	if (kl_awsenv_config(&env, &o.aws, &o.stream, &e) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
-	if (kl_sts_init(&sts, cfg.ca_bundle, KL_STS_CACHE) == -1 ||
-	    (src = kl_credsrc_new(&o.aws, &cfg, kl_sts_assume, &sts,
-	    &e)) == NULL)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(src));
-	if (kl_kinesis_init(&aws, &cfg, src, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+	if (kl_awsenv_open(&env, &o.aws, &e) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 
 	kl_out_init();
 	i = o.stream.name[0] != '\0';
-	if (run(&o, &aws, &e) == -1) {
-		status = status_of(&e);
+	if (run(&o, &env.aws, &e) == -1) {
+		status = kl_err_status(&e);
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "cannot %s%s%s%s: %s", o.what,
 			    i ? " '" : "", o.stream.name, i ? "'" : "", e.msg);
@@ -389,10 +356,7 @@ main(int argc, char **argv)
 	if (status == KL_EXIT_OK)
 		kl_log(KL_INFO, 0, "%s: %ld %s written", o.cmd, o.count,
 		    o.count == 1 ? "record" : "records");
-	kl_aws_free(&aws);
-	kl_credsrc_free(src);
-	kl_sts_free(&sts);
-	kl_cfg_free(&cfg);
+	kl_awsenv_free(&env);
 	curl_global_cleanup();
 	kl_exit(status);
 }

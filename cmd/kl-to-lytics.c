@@ -9,12 +9,11 @@
  *
  * Design decisions:
  *
- * - The per-record path builds no jv: records are checked, searched and
- *   minified with jscan, so events go out byte for byte and numbers keep
- *   every digit.  Only --filter parses the line with libjq, and only its
- *   results pass through doubles.
- * - A record with data_base64 (a payload kl-read-shard found not to be
- *   JSON) is decoded: sent if the bytes are a JSON object, else rejected.
+ * - How a line becomes events, and a Kinesis record its position, is
+ *   lytrec.c's: the per-record path builds no jv, so events go out byte
+ *   for byte and numbers keep every digit; only --filter parses the line
+ *   with libjq.  A record with data_base64 (a payload kl-read-shard found
+ *   not to be JSON) is sent if its bytes are a JSON object.
  * - A record belongs to the batch its last event lands in; a record that
  *   yields nothing or is rejected belongs to the batch being filled.
  *   Once a batch is settled (each event acknowledged, or refused and in
@@ -35,13 +34,11 @@
 
 #include <errno.h>
 #include <getopt.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
-#include <jq.h>
 
 #include "kl.h"
 
@@ -50,8 +47,6 @@ enum {
 	OPT_DRY_RUN, OPT_FILTER, OPT_LINGER, OPT_MAX_EVENT_BYTES,
 	OPT_MAX_REJECTS, OPT_REJECTS, OPT_RETRY_BUDGET, OPT_TIMESTAMP_FIELD
 };
-
-#define SHARD_MAX	128
 
 struct opts {
 	struct kl_lyticsopts	 lyt;
@@ -72,12 +67,6 @@ struct rec {			/* a record with events in the batch */
 	int		 rejected;
 };
 
-struct pos {			/* the newest record of a shard */
-	char		 shard[SHARD_MAX + 1];
-	char		 seq[KL_CKPT_SEQMAX + 1];
-	int64_t		 sub;
-};
-
 struct state {
 	const struct opts	*o;
 	struct kl_lytics_api	 api;
@@ -86,36 +75,27 @@ struct state {
 	struct rec		*rec;
 	size_t			 nrec, reccap;
 	long			 cur;		/* the record in hand's, or -1 */
-	struct pos		*pos;
+	struct kl_lytpos	*pos;		/* the newest of each shard */
 	size_t			 npos, poscap;
 	long			 first_ms;	/* 0: nothing waits */
-	struct kl_buf		 evs;		/* the record in hand's events */
-	size_t			*ev;		/* their ends in evs */
-	size_t			 nev, evcap;
-	struct kl_buf		 tmp;
-	struct kl_buf		 mline;		/* the line in hand, minified */
-	jq_state		*jq;
-	struct kl_buf		 jqmsg;
+	struct kl_lytrec	 lr;		/* the line in hand's events */
 	struct kl_ckpt		 ck;
 	int			 use_ck;
 	struct kl_rejects	 rj;
 	const char		*name;		/* the line in hand's input */
 	long			 line;
-	const char		*code;		/* why it is rejected */
-	char			 why[512];
-	int			 fatal;		/* stop: a record of another stream */
 	long			 events, batches, refused;
 	int			 status;
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_LYTICS_LONGOPTS,
 	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "checkpoint", required_argument, NULL, OPT_CHECKPOINT },
 	{ "dry-run", no_argument, NULL, OPT_DRY_RUN },
 	{ "filter", required_argument, NULL, OPT_FILTER },
-	{ "help", no_argument, NULL, 'h' },
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "max-event-bytes", required_argument, NULL, OPT_MAX_EVENT_BYTES },
 	{ "max-rejects", required_argument, NULL, OPT_MAX_REJECTS },
@@ -123,8 +103,6 @@ static const struct option longopts[] = {
 	{ "retry-budget", required_argument, NULL, OPT_RETRY_BUDGET },
 	{ "stream", required_argument, NULL, 's' },
 	{ "timestamp-field", required_argument, NULL, OPT_TIMESTAMP_FIELD },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -176,20 +154,6 @@ usage(int status)
 	exit(status);
 }
 
-static int
-status_of(const struct kl_err *e)
-{
-	switch (e->kind) {
-	case KL_ERR_CONFIG:
-		return KL_EXIT_USAGE;
-	case KL_ERR_TRANSIENT:
-	case KL_ERR_STOPPED:
-		return KL_EXIT_TEMPFAIL;
-	default:
-		return KL_EXIT_FAIL;
-	}
-}
-
 static void *
 xgrow(void *p, size_t *cap, size_t n, size_t size)
 {
@@ -203,19 +167,14 @@ xgrow(void *p, size_t *cap, size_t n, size_t size)
 	return p;
 }
 
-static const char *
-shown(const char *name)
-{
-	return strcmp(name, "-") == 0 ? "<stdin>" : name;
-}
-
 /* Rejects the record rec[0..n) of name:line, with the reason. */
 static int
 reject(struct state *st, const char *name, long line, const char *code,
     const char *msg, const char *rec, size_t n, int is_json, int quiet)
 {
 	if (!quiet)
-		kl_log(KL_ERROR, 0, "%s:%ld: %s", shown(name), line, msg);
+		kl_log(KL_ERROR, 0, "%s:%ld: %s", kl_input_name(name), line,
+		    msg);
 	if (kl_reject(&st->rj, strcmp(name, "-") == 0 ? NULL : name, line,
 	    code, msg, rec, n, is_json) == -1)
 		kl_die(KL_EXIT_FAIL, errno, "cannot write '%s'",
@@ -327,24 +286,6 @@ flush(struct state *st, struct kl_err *e)
 	return r;
 }
 
-static int fail(struct state *, const char *, const char *, ...)
-    KL_PRINTF(3, 4);
-
-/* Sets why the record in hand is rejected; returns -1. */
-static int
-fail(struct state *st, const char *code, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (st->code != NULL)
-		return -1;	/* the first reason stands */
-	st->code = code;
-	va_start(ap, fmt);
-	vsnprintf(st->why, sizeof(st->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 /* Adds the record in hand's events to the batch, sending when full. */
 static int
 add_events(struct state *st, const char *line, size_t len, struct kl_err *e)
@@ -354,9 +295,9 @@ add_events(struct state *st, const char *line, size_t len, struct kl_err *e)
 	struct rec *r;
 	long r0;
 
-	for (i = 0; i < st->nev; i++) {
-		from = i ? st->ev[i - 1] : 0;
-		n = st->ev[i] - from;
+	for (i = 0; i < st->lr.nev; i++) {
+		from = i ? st->lr.ev[i - 1] : 0;
+		n = st->lr.ev[i] - from;
 		if (st->batch.n > 0 && (st->batch.n >= o->batch_size ||
 		    kl_lytics_batch_size_with(&st->batch, n) > o->batch_bytes)
 		    && (r0 = st->cur) >= -1 && flush(st, e) == -1) {
@@ -378,7 +319,7 @@ add_events(struct state *st, const char *line, size_t len, struct kl_err *e)
 			kl_buf_add(&st->recs, line, len);
 		}
 		if (st->recs.err || kl_lytics_batch_add(&st->batch,
-		    st->evs.data + from, n, st->cur) == -1)
+		    st->lr.evs.data + from, n, st->cur) == -1)
 			kl_die(KL_EXIT_FAIL, ENOMEM, "cannot grow a batch");
 		if (st->first_ms == 0)
 			st->first_ms = kl_mono_ms();
@@ -386,46 +327,9 @@ add_events(struct state *st, const char *line, size_t len, struct kl_err *e)
 	return 0;
 }
 
-/* Reads a Kinesis record's position into p; -1 if it has none. */
-static int
-get_pos(struct state *st, struct kl_jspan *const *f, struct pos *p)
-{
-	int64_t v = KL_CKPT_WHOLE;
-
-	kl_buf_reset(&st->tmp);
-	if (f[0] == NULL || kl_js_str(f[0], &st->tmp) == -1 ||
-	    st->tmp.len == 0)
-		return fail(st, "BadRecord", "a Kinesis record without a "
-		    "stream");
-	if (st->ck.stream == NULL &&
-	    (st->ck.stream = strdup(st->tmp.data)) == NULL)
-		kl_die(KL_EXIT_FAIL, ENOMEM, "checkpoint");
-	if (strcmp(st->ck.stream, st->tmp.data) != 0) {
-		st->fatal = 1;
-		return fail(st, "OtherStream", "a record of stream '%.128s', "
-		    "but the checkpoint is of stream '%.128s'", st->tmp.data,
-		    st->ck.stream);
-	}
-	if (f[1]->n - 2 > SHARD_MAX || f[2]->n - 2 > KL_CKPT_SEQMAX ||
-	    (f[3] != NULL && f[3]->type != KL_JNUL &&
-	    (kl_js_i64(f[3], &v) == -1 || v < 0)))
-		goto bad;
-	memcpy(p->shard, f[1]->p + 1, f[1]->n - 2);
-	p->shard[f[1]->n - 2] = '\0';
-	memcpy(p->seq, f[2]->p + 1, f[2]->n - 2);
-	p->seq[f[2]->n - 2] = '\0';
-	p->sub = v;
-	if (kl_ckpt_seq_ok(p->seq) && p->shard[0] != '\0' &&
-	    strchr(p->shard, '\\') == NULL)
-		return 0;
-bad:
-	return fail(st, "BadRecord", "a bad shard_id, sequence_number or "
-	    "sub_sequence_number");
-}
-
 /* Makes p the newest position of its shard in the batch being filled. */
 static void
-put_pos(struct state *st, const struct pos *p)
+put_pos(struct state *st, const struct kl_lytpos *p)
 {
 	size_t i;
 
@@ -442,170 +346,28 @@ put_pos(struct state *st, const struct pos *p)
 		st->first_ms = kl_mono_ms();
 }
 
-/* Ends the event just appended to evs; -1 if it is too large. */
-static int
-end_event(struct state *st)
-{
-	size_t from = st->nev ? st->ev[st->nev - 1] : 0;
-
-	if (st->evs.err)
-		kl_die(KL_EXIT_FAIL, ENOMEM, "cannot hold an event");
-	if (st->evs.len - from > st->o->max_event)
-		return fail(st, "EventTooLarge", "an event of %zu bytes, over "
-		    "the %llu-byte event limit", st->evs.len - from,
-		    st->o->max_event);
-	st->ev = xgrow(st->ev, &st->evcap, st->nev, sizeof(*st->ev));
-	st->ev[st->nev++] = st->evs.len;
-	return 0;
-}
-
-static void
-jq_msg(void *arg, jv msg)
-{
-	struct state *st = arg;
-
-	if (jv_get_kind(msg) == JV_KIND_STRING)
-		kl_buf_adds(&st->jqmsg, jv_string_value(msg));
-	kl_buf_addc(&st->jqmsg, '\n');
-	jv_free(msg);
-}
-
-/* Runs --filter on the line: its results become the events. */
-static int
-run_filter(struct state *st, const char *line, size_t len)
-{
-	jv in, v, s;
-	long n = 0;
-
-	if (len > 0x7fffffff || !jv_is_valid(in = jv_parse_sized(line,
-	    (int)len)))
-		return fail(st, "InvalidJSON", "libjq cannot parse the line");
-	jq_start(st->jq, in, 0);
-	while (jv_is_valid(v = jq_next(st->jq))) {
-		n++;
-		if (jv_get_kind(v) != JV_KIND_OBJECT)
-			fail(st, "NotAnObject", "filter result %ld is %s, not "
-			    "an object", n, jv_kind_name(jv_get_kind(v)));
-		else if (st->code == NULL) {
-			s = jv_dump_string(jv_copy(v), 0);
-			kl_buf_adds(&st->evs, jv_string_value(s));
-			jv_free(s);
-			end_event(st);
-		}
-		jv_free(v);
-	}
-	if (jv_invalid_has_msg(jv_copy(v))) {
-		v = jv_invalid_get_msg(v);
-		s = jv_get_kind(v) == JV_KIND_STRING ? jv_copy(v) :
-		    jv_dump_string(jv_copy(v), 0);
-		fail(st, "FilterError", "filter: %s", jv_string_value(s));
-		jv_free(s);
-	}
-	jv_free(v);
-	return st->code != NULL ? -1 : 0;
-}
-
-/* Appends the event in the span v (base64 in it if b64) to evs. */
-static int
-event_of(struct state *st, const struct kl_jspan *v, int b64)
-{
-	struct kl_jspan top;
-
-	if (!b64 && v->type != KL_JOBJ)
-		return fail(st, "NotAnObject", "data is not a JSON object");
-	if (!b64) {
-		kl_buf_add(&st->evs, v->p, v->n);	/* minified already */
-		return end_event(st);
-	}
-	kl_buf_reset(&st->tmp);
-	kl_buf_reset(&st->jqmsg);
-	if (v->type != KL_JSTR || kl_js_str(v, &st->jqmsg) == -1 ||
-	    kl_base64_dec(&st->tmp, st->jqmsg.data, st->jqmsg.len) == -1)
-		return fail(st, "NotAnObject", "data_base64 is not base64");
-	if (kl_js_minify(&st->evs, st->tmp.data, st->tmp.len, &top,
-	    NULL) == -1 || top.type != KL_JOBJ)
-		return fail(st, "NotAnObject", "data_base64 does not hold a "
-		    "JSON object");
-	return end_event(st);
-}
-
-/* Which of the members do_line wants k names, or -1. */
-static int
-member(const struct kl_jspan *k)
-{
-	static const struct { const char *s; size_t n; } names[6] = {
-		{ "stream", 6 }, { "shard_id", 8 }, { "sequence_number", 15 },
-		{ "sub_sequence_number", 19 }, { "data", 4 },
-		{ "data_base64", 11 },
-	};
-	const char *p = k->p + 1;
-	size_t n = k->n - 2;
-	int i, slow = memchr(p, '\\', n) != NULL;
-
-	for (i = 0; i < 6; i++)
-		if (slow ? kl_js_streqn(k, names[i].s, names[i].n) :
-		    n == names[i].n && memcmp(p, names[i].s, n) == 0)
-			return i;
-	return -1;
-}
-
-/*
- * One input line: its events into the batch, or a reject.  The line is
- * checked and minified in one pass; the record kept for --rejects and the
- * events are cut from that copy.
- */
+/* One input line: its events into the batch (lytrec.c), or a reject. */
 static int
 do_line(struct state *st, const char *line, size_t len, struct kl_err *e)
 {
-	struct kl_jspan top, k, v, sp[6], *f[6] = { NULL };
-	struct kl_jiter it;
-	struct kl_jerr je;
-	struct pos p;
-	int i, kin, pos = 0;
+	struct kl_lytrec *r = &st->lr;
 
-	st->nev = 0;
 	st->cur = -1;
-	st->code = NULL;
-	kl_buf_reset(&st->evs);
-	kl_buf_reset(&st->mline);
-	if (kl_js_minify(&st->mline, line, len, &top, &je) == -1) {
-		if (je.code == KL_JE_NOMEM)
-			kl_die(KL_EXIT_FAIL, ENOMEM, "cannot hold a line");
-		fail(st, "InvalidJSON", "not JSON: %s", je.msg);
-		return reject(st, st->name, st->line, st->code, st->why, line,
-		    len, 0, 0);
-	}
-	line = top.p = st->mline.data;
-	len = top.n = st->mline.len;
-	if (top.type == KL_JOBJ) {
-		kl_js_iter_init(&it, &top);
-		while (kl_js_iter_next(&it, &k, &v))
-			if ((i = member(&k)) >= 0)
-				f[i] = (sp[i] = v, &sp[i]);
-	}
-	kin = f[1] != NULL && f[1]->type == KL_JSTR && f[2] != NULL &&
-	    f[2]->type == KL_JSTR && (f[4] != NULL || f[5] != NULL);
-	if (kin && st->use_ck)
-		pos = get_pos(st, f, &p) == 0;
-	if (st->fatal)
+	if (kl_lytrec_line(r, line, len, st->use_ck ? &st->ck : NULL) == -1)
+		kl_die(KL_EXIT_FAIL, ENOMEM, "%s", r->nomem);
+	if (r->fatal)
 		return -1;
-	if (st->code == NULL && st->jq != NULL)
-		run_filter(st, line, len);
-	else if (st->code == NULL && kin)
-		event_of(st, f[4] != NULL ? f[4] : f[5], f[4] == NULL);
-	else if (st->code == NULL && top.type != KL_JOBJ)
-		fail(st, "NotAnObject", "not a JSON object");
-	else if (st->code == NULL) {
-		kl_buf_add(&st->evs, top.p, top.n);
-		end_event(st);
+	if (r->json) {
+		line = r->line.data;
+		len = r->line.len;
 	}
-	if (st->code != NULL)
-		reject(st, st->name, st->line, st->code, st->why, line, len,
-		    1, 0);
+	if (r->code != NULL)
+		reject(st, st->name, st->line, r->code, r->why, line, len,
+		    r->json, 0);
 	else if (add_events(st, line, len, e) == -1)
 		return -1;
-	if (pos)
-		put_pos(st, &p);
+	if (r->has_pos)
+		put_pos(st, &r->pos);
 	return 0;
 }
 
@@ -680,11 +442,11 @@ run(struct state *st, char **argv)
 			continue;
 		if (r == -1 && errno == E2BIG)
 			kl_log(KL_FATAL, 0, "%s:%ld: a line over %lu bytes: "
-			    "not NDJSON", shown(ins.in.name), ins.in.line + 1,
-			    KL_LINE_MAX);
+			    "not NDJSON", kl_input_name(ins.in.name),
+			    ins.in.line + 1, KL_LINE_MAX);
 		else if (r == -1)
 			kl_log(KL_FATAL, errno, "cannot read '%s'",
-			    shown(ins.in.name));
+			    kl_input_name(ins.in.name));
 		if (r == -1) {
 			status = KL_EXIT_FAIL;
 			break;
@@ -698,16 +460,16 @@ run(struct state *st, char **argv)
 			break;
 		}
 	}
-	if (st->fatal) {
-		kl_log(KL_FATAL, 0, "%s:%ld: %s", shown(st->name), st->line,
-		    st->why);
+	if (st->lr.fatal) {
+		kl_log(KL_FATAL, 0, "%s:%ld: %s", kl_input_name(st->name),
+		    st->line, st->lr.why);
 		status = KL_EXIT_FAIL;
 	}
 	if (e.kind == KL_ERR_NONE && flush(st, &e) == 0 &&
 	    status != KL_EXIT_FAIL && too_many(st))
 		status = KL_EXIT_FAIL;
 	if (e.kind != KL_ERR_NONE) {
-		status = kl_exit_worst(status, status_of(&e));
+		status = kl_exit_worst(status, kl_err_status(&e));
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "%s", e.msg);
 		if (e.kind == KL_ERR_TRANSIENT)
@@ -724,7 +486,7 @@ parse_args(struct opts *o, int argc, char **argv)
 	int ch, r;
 
 	while ((ch = getopt_long(argc, argv, "Vhs:v", longopts, NULL)) != -1) {
-		if ((r = kl_lyticsopt(&o->lyt, ch, optarg)) == -1)
+		if ((r = kl_opt_common(ch, optarg, NULL, &o->lyt)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -737,9 +499,6 @@ parse_args(struct opts *o, int argc, char **argv)
 			break;
 		case 's':
 			o->col.stream = optarg;
-			break;
-		case 'v':
-			kl_verbose++;
 			break;
 		case OPT_BATCH_BYTES:
 			num = &o->batch_bytes, min = 2, max = KL_LYTICS_BODY_MAX;
@@ -757,11 +516,8 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->filter = optarg;
 			break;
 		case OPT_LINGER:
-			if (kl_parse_ms(optarg, &o->linger) == -1) {
-				kl_log(KL_ERROR, 0, "--linger wants "
-				    "milliseconds, 0 to 86400000: '%s'", optarg);
+			if (kl_opt_ms("linger", optarg, &o->linger) == -1)
 				usage(2);
-			}
 			break;
 		case OPT_MAX_EVENT_BYTES:
 			num = &o->max_event, min = 2, max = KL_LYTICS_BODY_MAX;
@@ -782,14 +538,9 @@ parse_args(struct opts *o, int argc, char **argv)
 		default:
 			usage(2);
 		}
-		if (num != NULL && kl_parse_uint(optarg, min, max, num) == -1) {
-			for (r = 0; longopts[r].val != ch; r++)
-				;
-			kl_log(KL_ERROR, 0, "--%s wants a whole number from "
-			    "%llu to %llu: '%s'", longopts[r].name, min, max,
-			    optarg);
+		if (num != NULL && kl_opt_uint(kl_opt_name(longopts, ch),
+		    optarg, min, max, num) == -1)
 			usage(2);
-		}
 		num = NULL;
 	}
 }
@@ -817,14 +568,12 @@ check_args(struct opts *o, struct state *st, char **argv)
 		o->max_event = o->batch_bytes - 2;
 	if (kl_stdin_is_tty(argv))
 		usage(2);
-	if (o->filter == NULL)
+	st->lr.max_event = (size_t)o->max_event;
+	if (o->filter == NULL || kl_lytrec_filter(&st->lr, o->filter) == 0)
 		return;
-	if ((st->jq = jq_init()) == NULL)
+	if (errno == ENOMEM)
 		kl_die(KL_EXIT_FAIL, ENOMEM, "jq_init");
-	jq_set_error_cb(st->jq, jq_msg, st);
-	if (jq_compile(st->jq, o->filter))
-		return;
-	for (s = st->jqmsg.data; s != NULL && *s != '\0'; s = p + 1) {
+	for (s = st->lr.jqmsg.data; s != NULL && *s != '\0'; s = p + 1) {
 		p = strchr(s, '\n');
 		kl_log(KL_ERROR, 0, "--filter: %.*s", (int)(p - s), s);
 	}
@@ -841,14 +590,14 @@ setup(struct opts *o, struct state *st)
 
 	if (kl_lytics_load(&cfg, &o->lyt, &e) == -1) {
 		kl_lytics_free(&cfg);
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	}
 	kl_log(KL_DEBUG, 0, "lytics endpoint %s (from %s), key from %s",
 	    cfg.url, cfg.url_from, cfg.key_from);
 	kl_ckpt_init(&st->ck);
 	if (o->checkpoint != NULL) {
 		if (kl_ckpt_load(&st->ck, o->checkpoint, NULL, &e) == -1)
-			kl_die(status_of(&e), 0, "%s", e.msg);
+			kl_die(kl_err_status(&e), 0, "%s", e.msg);
 		st->use_ck = 1;
 		if (o->col.dryrun)
 			kl_log(KL_INFO, 0, "--dry-run: '%s' stays as it is",
@@ -872,16 +621,10 @@ cleanup(struct state *st)
 	kl_lytics_close(&st->api);
 	kl_lytics_batch_free(&st->batch);
 	kl_buf_free(&st->recs);
-	kl_buf_free(&st->evs);
-	kl_buf_free(&st->tmp);
-	kl_buf_free(&st->mline);
-	kl_buf_free(&st->jqmsg);
+	kl_lytrec_free(&st->lr);
 	free(st->rec);
 	free(st->pos);
-	free(st->ev);
 	kl_ckpt_free(&st->ck);
-	if (st->jq != NULL)
-		jq_teardown(&st->jq);
 	curl_global_cleanup();
 }
 
@@ -904,6 +647,7 @@ main(int argc, char **argv)
 	st.o = &o;
 	st.cur = -1;
 	kl_lytics_batch_init(&st.batch);
+	kl_lytrec_init(&st.lr);
 	parse_args(&o, argc, argv);
 	argv += optind;
 	check_args(&o, &st, argv);

@@ -68,19 +68,17 @@ struct state {
 };
 
 static const struct option longopts[] = {
+	KL_STD_LONGOPTS,
 	KL_AWS_LONGOPTS,
 	{ "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
 	{ "batch-size", required_argument, NULL, OPT_BATCH_SIZE },
 	{ "fields", required_argument, NULL, OPT_FIELDS },
-	{ "help", no_argument, NULL, 'h' },
 	{ "linger", required_argument, NULL, OPT_LINGER },
 	{ "max-in-flight", required_argument, NULL, OPT_MAX_IN_FLIGHT },
 	{ "max-retries", required_argument, NULL, OPT_MAX_RETRIES },
 	{ "partition-key", required_argument, NULL, OPT_PARTITION_KEY },
 	{ "rejects", required_argument, NULL, OPT_REJECTS },
 	{ "stream", required_argument, NULL, 's' },
-	{ "verbose", no_argument, NULL, 'v' },
-	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
 };
 
@@ -118,20 +116,6 @@ usage(int status)
 		    "  -s, --stream=STREAM      the stream: a name or an ARN\n",
 		    f);
 	exit(status);
-}
-
-static int
-status_of(const struct kl_err *e)
-{
-	return e->kind == KL_ERR_CONFIG ? KL_EXIT_USAGE :
-	    e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED ?
-	    KL_EXIT_TEMPFAIL : KL_EXIT_FAIL;
-}
-
-static const char *
-shown(const char *path)
-{
-	return strcmp(path, "-") == 0 ? "<stdin>" : path;
 }
 
 /* Writes one reject (kl_putbad_fn); exit 3 unless dropping. */
@@ -222,7 +206,7 @@ run(struct state *st, char **argv)
 				if ((r = kl_inputs_line(&ins, &line, &len)) ==
 				    1) {
 					if (kl_put_line(&st->sh, line, len,
-					    shown(ins.paths[ins.i - 1]),
+					    kl_input_name(ins.paths[ins.i - 1]),
 					    ins.in.line, &lcb) == -1)
 						kl_die(KL_EXIT_FAIL, ENOMEM,
 						    "cannot hold a record");
@@ -230,7 +214,7 @@ run(struct state *st, char **argv)
 					eof = 1;
 				else if (errno != EINTR) {
 					kl_log(KL_FATAL, errno, "cannot read "
-					    "'%s'", shown(ins.in.name));
+					    "'%s'", kl_input_name(ins.in.name));
 					st->status = KL_EXIT_FAIL;
 					eof = 1;
 				}
@@ -256,7 +240,7 @@ run(struct state *st, char **argv)
 	if (e != NULL) {
 		kl_log(KL_FATAL, 0, "cannot put records into stream '%s': %s",
 		    st->o->stream.name, e->msg);
-		st->status = kl_exit_worst(st->status, status_of(e));
+		st->status = kl_exit_worst(st->status, kl_err_status(e));
 		if (st->o->rejects != NULL && !eof && (n = kl_put_drain(&ins,
 		    st->o->put.linger_ms > 100 ? st->o->put.linger_ms : 100,
 		    e->msg, reject, st)) > 0)
@@ -275,7 +259,7 @@ parse_args(struct opts *o, int argc, char **argv)
 
 	while ((ch = getopt_long(argc, argv, "Vhr:s:v", longopts, NULL)) !=
 	    -1) {
-		if ((r = kl_awsopt(&o->aws, ch, optarg)) == -1)
+		if ((r = kl_opt_common(ch, optarg, &o->aws, NULL)) == -1)
 			usage(2);
 		if (r == 1)
 			continue;
@@ -289,33 +273,21 @@ parse_args(struct opts *o, int argc, char **argv)
 		case 's':
 			stream = optarg;
 			break;
-		case 'v':
-			kl_verbose++;
-			break;
 		case OPT_BATCH_BYTES:
 		case OPT_BATCH_SIZE:
 		case OPT_MAX_IN_FLIGHT:
 		case OPT_MAX_RETRIES:
 			i = ch - OPT_BATCH_BYTES;
-			if (kl_parse_uint(optarg, limits[i][0], limits[i][1],
-			    &o->num[i]) == 0)
-				break;
-			for (r = 0; longopts[r].val != ch; r++)
-				;
-			kl_log(KL_ERROR, 0, "--%s wants a whole number from "
-			    "%llu to %llu: '%s'", longopts[r].name,
-			    limits[i][0], limits[i][1], optarg);
-			usage(2);
+			if (kl_opt_uint(kl_opt_name(longopts, ch), optarg,
+			    limits[i][0], limits[i][1], &o->num[i]) == -1)
+				usage(2);
 			break;
 		case OPT_FIELDS:
 			fields = optarg;
 			break;
 		case OPT_LINGER:
-			if (kl_parse_ms(optarg, &o->put.linger_ms) == -1) {
-				kl_log(KL_ERROR, 0, "--linger wants "
-				    "milliseconds, 0 to 86400000: '%s'", optarg);
+			if (kl_opt_ms("linger", optarg, &o->put.linger_ms) == -1)
 				usage(2);
-			}
 			break;
 		case OPT_PARTITION_KEY:
 			o->pk = optarg;
@@ -355,42 +327,31 @@ check_args(struct opts *o, struct state *st, const char *stream,
 	if (kl_stdin_is_tty(argv))
 		usage(2);
 	if ((st->sh.key = kl_putkey_new(o->pk, &e)) == NULL)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	st->sh.fields = (const char *const *)o->fields;
 }
 
 /* Resolves the configuration and the stream; opens --rejects. */
 static void
-setup(struct state *st, struct kl_aws *aws, struct kl_cfg *cfg,
-    struct kl_sts *sts, struct kl_credsrc **src)
+setup(struct state *st, struct kl_awsenv *env)
 {
 	const struct opts *o = st->o;
 	struct kl_err e;
-	char why[512];
 
-	if (kl_cfg_load(cfg, &o->aws, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_cfg_debug(cfg);
-	if (kl_stream_region_ok(&o->stream, cfg->region, why,
-	    sizeof(why)) == -1)
-		kl_die(KL_EXIT_USAGE, 0, "%s (region from %s)", why,
-		    cfg->region_from);
+	if (kl_awsenv_config(env, &o->aws, &o->stream, &e) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	if (kl_rejects_open(&st->rj, o->rejects) == -1)
 		kl_die(KL_EXIT_FAIL, errno, "cannot open '%s'", o->rejects);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
-	if (kl_sts_init(sts, cfg->ca_bundle, KL_STS_CACHE) == -1 ||
-	    (*src = kl_credsrc_new(&o->aws, cfg, kl_sts_assume, sts,
-	    &e)) == NULL)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(*src));
-	if (kl_kinesis_init(aws, cfg, *src, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
-	if (kl_put_limit(aws, &o->stream, &st->sh.record_max, &e) == -1) {
+	if (kl_awsenv_open(env, &o->aws, &e) == -1)
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
+	if (kl_put_limit(&env->aws, &o->stream, &st->sh.record_max,
+	    &e) == -1) {
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "cannot describe stream '%s': %s",
 			    o->stream.name, e.msg);
-		kl_exit(status_of(&e));
+		kl_exit(kl_err_status(&e));
 	}
 	kl_log(KL_DEBUG, 0, "records may hold %zu bytes", st->sh.record_max);
 }
@@ -400,10 +361,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct state st;
-	struct kl_cfg cfg;
-	struct kl_credsrc *src;
-	struct kl_sts sts;
-	struct kl_aws aws;
+	struct kl_awsenv env;
 	struct kl_err e;
 	const struct kl_putstats *ps;
 	const struct kl_putcb cb = { on_ack, on_reject, &st };
@@ -414,7 +372,6 @@ main(int argc, char **argv)
 	kl_sig_init();
 	memset(&o, 0, sizeof(o));
 	memset(&st, 0, sizeof(st));
-	memset(&cfg, 0, sizeof(cfg));
 	for (i = 0; i < 4; i++)
 		o.num[i] = limits[i][2];
 	o.put.linger_ms = 100;
@@ -423,8 +380,8 @@ main(int argc, char **argv)
 	stream = parse_args(&o, argc, argv);
 	argv += optind;
 	check_args(&o, &st, stream, argv);
-	setup(&st, &aws, &cfg, &sts, &src);
-	if ((st.p = kl_putter_new(&aws, &o.put, &cb, &e)) == NULL)
+	setup(&st, &env);
+	if ((st.p = kl_putter_new(&env.aws, &o.put, &cb, &e)) == NULL)
 		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
 
 	kl_out_init();
@@ -444,10 +401,7 @@ main(int argc, char **argv)
 	    "%ld rejected", ps->acked, ps->requests, ps->retried,
 	    st.rj.count);
 	kl_putter_free(st.p);
-	kl_aws_free(&aws);
-	kl_credsrc_free(src);
-	kl_sts_free(&sts);
-	kl_cfg_free(&cfg);
+	kl_awsenv_free(&env);
 	kl_put_shape_free(&st.sh);
 	kl_buf_free(&st.acks);
 	curl_global_cleanup();

@@ -1,28 +1,22 @@
 /*
- * creds.c - AWS credentials: the provider chain of contract §3, resolved
- * once into a small tree of sources, then fetched and refreshed lazily.
+ * creds.c - AWS credentials: credential records (contract §5.1), and the
+ * sources of the provider chain of contract §3 fetched and refreshed
+ * lazily, once credchain.c has resolved the chain into a small tree.
  *
  * Design decisions:
  *
- * - kl_credsrc_new() decides which provider applies and checks all it can
- *   without running a program or calling AWS: it reads the --credentials
- *   record and the --auth record, splits credential_process command
- *   lines, checks role settings and follows source_profile chains with
- *   loop detection.  Mistakes in configuration so surface before any
- *   record is read: KL_ERR_CONFIG, exit 2.  A file that cannot be read is
- *   KL_ERR_PERMANENT, exit 1.
- *
- * - The chain becomes a tree.  A leaf is static keys (a profile, the
- *   environment, an authorization), a credential record file, or a
- *   credential_process; an inner node assumes a role with its child's
- *   credentials (role_arn profiles, delegated authorizations, --role-arn)
- *   through the kl_assume_fn that sts.c provides.  kl_credsrc_get()
- *   refreshes from the top down, and only what is stale: a node is stale
- *   from KL_CREDS_WINDOW (5 minutes) before its Expiration, never later,
- *   so a --follow run lasting days never signs with expired credentials.
- *   A base is refreshed only when its role must be assumed again; if
- *   AssumeRole says the base is expired (KL_ERR_CREDS), the base is
- *   forced to refresh and the call made once more.
+ * - The chain is a tree of struct node (creds.h).  A leaf is static keys
+ *   (a profile, the environment, an authorization), a credential record
+ *   file, or a credential_process; an inner node assumes a role with its
+ *   child's credentials (role_arn profiles, delegated authorizations,
+ *   --role-arn) through the kl_assume_fn that sts.c provides.
+ *   kl_credsrc_get() refreshes from the top down, and only what is stale:
+ *   a node is stale from KL_CREDS_WINDOW (5 minutes) before its
+ *   Expiration, never later, so a --follow run lasting days never signs
+ *   with expired credentials.  A base is refreshed only when its role
+ *   must be assumed again; if AssumeRole says the base is expired
+ *   (KL_ERR_CREDS), the base is forced to refresh and the call made once
+ *   more.
  *
  * - Credentials that arrive already inside the window (a short-lived
  *   source) would be fetched again on every call; they are kept for up to
@@ -42,27 +36,18 @@
  *   window; a file that cannot be used is not read again until it
  *   changes, or SHORT_KEEP seconds later inside the window.
  *
- * - credential_process: the command line is split into words as Python's
- *   shlex does for botocore: blanks separate, '...' is literal, "..."
- *   honours \" and \\, a backslash outside quotes escapes any character.
- *   No shell runs.  posix_spawnp() starts it with /dev/null as stdin (our
- *   stdin is the NDJSON input), a pipe as stdout read up to OUT_MAX bytes,
- *   our stderr, SIGPIPE and the stop signals at their defaults and an
- *   empty signal mask.  It may run RUN_MS; a stop signal ends it.  A
- *   non-zero exit is an error naming the first word and the status, never
- *   the output.
- *
- * - Profiles follow botocore (aws-protocol.md §4.2, §4.3): for the
- *   profile chosen at the top, role_arn wins; then static keys from the
- *   credentials file, credential_process, static keys from the config
- *   file.  As a source_profile, a profile's static keys win over its
- *   role_arn, and a profile may name itself only if it has static keys.
- *   credential_source = Environment takes the AWS_* key variables; the
- *   EC2 and ECS sources are not supported.  Empty values count as absent.
+ * - credential_process (its command line split into words by
+ *   credchain.c): no shell runs.  posix_spawnp() starts it with /dev/null
+ *   as stdin (our stdin is the NDJSON input), a pipe as stdout read up to
+ *   OUT_MAX bytes, our stderr, SIGPIPE and the stop signals at their
+ *   defaults and an empty signal mask.  It may run RUN_MS; a stop signal
+ *   ends it.  A non-zero exit is an error naming the first word and the
+ *   status, never the output.
  *
  * - Secrets are wiped when replaced or freed.  Messages name files,
  *   profiles, roles and commands, and key ids by their last 4 characters.
- *   jv (kl_creds_parse) frees its own copies without wiping them.
+ *   Credential records are read with jscan, in place: libjq would keep
+ *   copies of the secrets and free them unwiped.
  */
 #include <config.h>
 
@@ -78,50 +63,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <time.h>
 #include <unistd.h>
 
-#include <jv.h>
-
 #include "kl.h"
+#include "creds.h"
 
 #define OUT_MAX		(64 * 1024)	/* credential_process output */
 #define RECORD_MAX	(64 * 1024)	/* --credentials file */
 #define RUN_MS		300000L		/* credential_process time limit */
 #define SHORT_KEEP	10		/* see the header comment */
 #define SHORT_MIN	60
-#define CHAIN_MAX	16		/* source_profile depth */
-
-enum { SRC_KEYS, SRC_FILE, SRC_PROCESS, SRC_ASSUME };
-
-struct node {
-	int		 kind;
-	char		*label;		/* "profile 'x' (credential_process)" */
-	struct kl_creds	 creds;
-	int		 have;
-	int		 force;		/* refresh at the next get */
-	time_t		 fetched;	/* the now of the last fetch */
-	time_t		 warned;	/* expiration last warned about */
-	char		*path;		/* SRC_FILE */
-	struct stat	 st;
-	int		 st_ok;
-	char		**argv;		/* SRC_PROCESS */
-	struct node	*base;		/* SRC_ASSUME */
-	char		*role_arn;
-	char		*external_id;
-	char		*session_name;
-	long		 duration;
-};
-
-struct kl_credsrc {
-	struct node	*top;
-	kl_assume_fn	 fn;
-	void		*ctx;
-	char		*region;
-	char		*sts_url;
-	char		*desc;
-};
 
 /* Credentials. */
 
@@ -164,9 +116,12 @@ kl_creds_copy(struct kl_creds *dst, const struct kl_creds *src)
 	return 0;
 }
 
-/* Returns 1 if s is a usable key or token: printable ASCII, no blanks. */
-static int
-token_ok(const char *s)
+/*
+ * Returns 1 if s is a usable key or token: printable ASCII, no blanks.
+ * credchain.c checks static keys with it.
+ */
+int
+kl_cs_token_ok(const char *s)
 {
 	if (*s == '\0')
 		return 0;
@@ -176,22 +131,75 @@ token_ok(const char *s)
 	return 1;
 }
 
+/*
+ * Copies the string member key of obj into *out, decoded through b, which
+ * is wiped after: the secret leaves no copy behind (libjq would free its
+ * copies unwiped).  Returns 0, or -1 with errno ENOENT (absent or null),
+ * EINVAL (not a string), EILSEQ (holds a NUL) or ENOMEM.
+ */
 static int
-get_field(jv o, const char *key, int required, char **out, char *why,
-    size_t n)
+get_str(const struct kl_jspan *obj, const char *key, struct kl_buf *b,
+    char **out)
 {
-	if (kl_json_dup(o, key, out) == 0) {
-		if (token_ok(*out))
-			return 0;
-		snprintf(why, n, "'%s' is empty or has blanks or control "
-		    "characters", key);
+	struct kl_jspan v;
+	int r = 0;
+
+	*out = NULL;
+	if (!kl_js_get(obj, key, &v) || v.type == KL_JNUL) {
+		errno = ENOENT;
 		return -1;
+	}
+	if (v.type != KL_JSTR) {
+		errno = EINVAL;
+		return -1;
+	}
+	kl_buf_reset(b);
+	if (kl_js_str(&v, b) == -1 || b->err || b->data == NULL) {
+		errno = ENOMEM;
+		r = -1;
+	} else if (strlen(b->data) != b->len) {
+		errno = EILSEQ;
+		r = -1;
+	} else if ((*out = strdup(b->data)) == NULL)
+		r = -1;
+	kl_buf_wipe(b);
+	return r;
+}
+
+static int
+get_field(const struct kl_jspan *o, const char *key, int required,
+    struct kl_buf *b, char **out, char *why, size_t n)
+{
+	if (get_str(o, key, b, out) == 0) {
+		if (kl_cs_token_ok(*out))
+			return 0;
+		errno = EILSEQ;
 	}
 	if (errno == ENOENT && !required)
 		return 0;
 	snprintf(why, n, errno == ENOENT ? "no '%s'" : errno == ENOMEM ?
-	    "out of memory reading '%s'" : "'%s' is not a string", key);
+	    "out of memory reading '%s'" : errno == EILSEQ ? "'%s' is empty "
+	    "or has blanks or control characters" : "'%s' is not a string",
+	    key);
 	return -1;
+}
+
+/* Reads the Version member, which must be the number 1. */
+static int
+version_ok(const struct kl_jspan *o, char *why, size_t n)
+{
+	struct kl_jspan v;
+	double d;
+
+	if (!kl_js_get(o, "Version", &v) || v.type == KL_JNUL) {
+		snprintf(why, n, "no 'Version'");
+		return 0;
+	}
+	if (v.type != KL_JNUM || kl_js_double(&v, &d) == -1 || d != 1) {
+		snprintf(why, n, "'Version' is not 1");
+		return 0;
+	}
+	return 1;
 }
 
 /*
@@ -199,45 +207,52 @@ get_field(jv o, const char *key, int required, char **out, char *why,
  * SecretAccessKey, optional SessionToken and Expiration) from the n
  * bytes at p into out (the caller frees it with kl_creds_free, also
  * after a failure).  Returns 0, or -1 with why naming the field that is
- * wrong; why never holds a piece of the input.
+ * wrong; why never holds a piece of the input.  jscan reads it in place,
+ * so the only copies of the secrets are out's and a wiped buffer.
  */
 int
 kl_creds_parse(const char *p, size_t n, struct kl_creds *out, char *why,
     size_t whysz)
 {
-	const char *s;
-	long version;
-	jv o, h;
+	struct kl_jspan o;
+	struct kl_jerr je;
+	struct kl_buf b;
+	char *exp = NULL;
 	int r = -1;
 
 	memset(out, 0, sizeof(*out));
-	if (kl_json_parse_obj(p, n, &o, why, whysz) == -1)
+	if (kl_js_parse(p, n, &o, &je) == -1) {
+		snprintf(why, whysz, "not valid JSON: %s", je.msg);
 		return -1;
-	if (kl_json_long(o, "Version", 1, 1, &version) == -1) {
-		snprintf(why, whysz, errno == ENOENT ? "no 'Version'" :
-		    "'Version' is not 1");
-		goto done;
 	}
-	if (get_field(o, "AccessKeyId", 1, &out->akid, why, whysz) == -1 ||
-	    get_field(o, "SecretAccessKey", 1, &out->secret, why, whysz) ==
-	    -1 ||
-	    get_field(o, "SessionToken", 0, &out->token, why, whysz) == -1)
+	if (o.type != KL_JOBJ) {
+		snprintf(why, whysz, "not a JSON object");
+		return -1;
+	}
+	if (!version_ok(&o, why, whysz))
+		return -1;
+	kl_buf_init(&b);
+	if (get_field(&o, "AccessKeyId", 1, &b, &out->akid, why, whysz) == -1 ||
+	    get_field(&o, "SecretAccessKey", 1, &b, &out->secret, why,
+	    whysz) == -1 ||
+	    get_field(&o, "SessionToken", 0, &b, &out->token, why, whysz) ==
+	    -1)
 		goto done;
-	if (kl_json_str(o, "Expiration", &h, &s) == 0) {
-		if (kl_time_parse(s, &out->expiration, NULL) == -1) {
+	if (get_str(&o, "Expiration", &b, &exp) == 0) {
+		if (kl_time_parse(exp, &out->expiration, NULL) == -1) {
 			snprintf(why, whysz,
 			    "'Expiration' is not an RFC 3339 time");
-			jv_free(h);
 			goto done;
 		}
-		jv_free(h);
 	} else if (errno != ENOENT) {
-		snprintf(why, whysz, "'Expiration' is not a string");
+		snprintf(why, whysz, errno == ENOMEM ? "out of memory "
+		    "reading 'Expiration'" : "'Expiration' is not a string");
 		goto done;
 	}
 	r = 0;
 done:
-	jv_free(o);
+	free(exp);
+	kl_buf_free(&b);
 	return r;
 }
 
@@ -269,69 +284,20 @@ kl_creds_format(struct kl_buf *b, const struct kl_creds *c)
 	return 0;
 }
 
-/* The tree. */
+/* Errors, and the credential record file. */
 
-static void
-node_free(struct node *n)
-{
-	size_t i;
-
-	if (n == NULL)
-		return;
-	node_free(n->base);
-	kl_creds_free(&n->creds);
-	free(n->label);
-	free(n->path);
-	for (i = 0; n->argv != NULL && n->argv[i] != NULL; i++)
-		free(n->argv[i]);
-	free(n->argv);
-	free(n->role_arn);
-	free(n->external_id);
-	free(n->session_name);
-	free(n);
-}
-
-static int nomem(struct kl_err *);
-
-static struct node *node_new(int, struct kl_err *, const char *, ...)
-    KL_PRINTF(3, 4);
-
-static struct node *
-node_new(int kind, struct kl_err *e, const char *fmt, ...)
-{
-	struct node *n;
-	struct kl_buf b;
-	va_list ap;
-
-	if ((n = calloc(1, sizeof(*n))) == NULL) {
-		nomem(e);
-		return NULL;
-	}
-	n->kind = kind;
-	kl_buf_init(&b);
-	va_start(ap, fmt);
-	kl_buf_vaddf(&b, fmt, ap);
-	va_end(ap);
-	if ((n->label = kl_buf_steal(&b)) == NULL) {
-		free(n);
-		nomem(e);
-		return NULL;
-	}
-	return n;
-}
-
-static int
-nomem(struct kl_err *e)
+/* Fills e with ENOMEM; returns -1. */
+int
+kl_cs_nomem(struct kl_err *e)
 {
 	kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "%s", strerror(ENOMEM));
 	e->sys = ENOMEM;
 	return -1;
 }
 
-static int fail(struct kl_err *, int, const char *, ...) KL_PRINTF(3, 4);
-
-static int
-fail(struct kl_err *e, int kind, const char *fmt, ...)
+/* Fills e with kind and the formatted message; returns -1. */
+int
+kl_cs_fail(struct kl_err *e, int kind, const char *fmt, ...)
 {
 	char msg[sizeof(e->msg)];
 	va_list ap;
@@ -343,75 +309,14 @@ fail(struct kl_err *e, int kind, const char *fmt, ...)
 	return -1;
 }
 
-/* A leaf of static keys; what is the name of their source in messages. */
-static struct node *
-keys_node(const char *akid, const char *secret, const char *token,
-    const char *what, struct kl_err *e)
-{
-	struct node *n;
-
-	if (!token_ok(akid) || !token_ok(secret) ||
-	    (token != NULL && !token_ok(token))) {
-		fail(e, KL_ERR_CONFIG, "%s: a key or token has blanks or "
-		    "control characters", what);
-		return NULL;
-	}
-	if ((n = node_new(SRC_KEYS, e, "%s", what)) == NULL)
-		return NULL;
-	if ((n->creds.akid = strdup(akid)) == NULL ||
-	    (n->creds.secret = strdup(secret)) == NULL ||
-	    (token != NULL && (n->creds.token = strdup(token)) == NULL)) {
-		node_free(n);
-		nomem(e);
-		return NULL;
-	}
-	n->have = 1;
-	return n;
-}
-
-static const char *
-env(const char *name)
-{
-	const char *v = getenv(name);
-
-	return v != NULL && *v != '\0' ? v : NULL;
-}
-
 /*
- * The AWS_* key variables: NULL without error if neither key variable is
- * set (unless required), an error if only one is.
+ * Reads the credential record file of n (a SRC_FILE node) into out
+ * (the caller frees it with kl_creds_free) and its stat(2) into st.
+ * Returns 0, or -1 with e filled: as kl_read_private, or
+ * KL_ERR_CONFIG for a file that holds no credential record.
  */
-static struct node *
-env_node(int required, struct kl_err *e)
-{
-	const char *akid = env("AWS_ACCESS_KEY_ID");
-	const char *secret = env("AWS_SECRET_ACCESS_KEY");
-	const char *token = env("AWS_SESSION_TOKEN");
-	char what[64];
-
-	if (token == NULL)
-		token = env("AWS_SECURITY_TOKEN");
-	if (akid == NULL && secret == NULL) {
-		if (required)
-			fail(e, KL_ERR_CONFIG, "credential_source Environment: "
-			    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY are "
-			    "not set");
-		return NULL;
-	}
-	if (akid == NULL || secret == NULL) {
-		fail(e, KL_ERR_CONFIG, "AWS_%s is set but AWS_%s is not",
-		    akid != NULL ? "ACCESS_KEY_ID" : "SECRET_ACCESS_KEY",
-		    akid != NULL ? "SECRET_ACCESS_KEY" : "ACCESS_KEY_ID");
-		return NULL;
-	}
-	snprintf(what, sizeof(what), "environment (AWS_ACCESS_KEY_ID %s)",
-	    kl_akid_tail(akid));
-	return keys_node(akid, secret, token, what, e);
-}
-
-/* Reads a credential record file into n (a SRC_FILE node). */
-static int
-read_record(struct node *n, struct kl_creds *out, struct stat *st,
+int
+kl_cs_read_record(struct node *n, struct kl_creds *out, struct stat *st,
     struct kl_err *e)
 {
 	struct kl_buf b;
@@ -428,407 +333,10 @@ read_record(struct node *n, struct kl_creds *out, struct stat *st,
 	kl_buf_wipe(&b);
 	if (r == -1) {
 		kl_creds_free(out);
-		return fail(e, KL_ERR_CONFIG, "'%s' is not a credential record "
-		    "(contract §5.1): %s", n->path, why);
+		return kl_cs_fail(e, KL_ERR_CONFIG, "'%s' is not a credential "
+		    "record (contract §5.1): %s", n->path, why);
 	}
 	return 0;
-}
-
-static struct node *
-file_node(const char *path, struct kl_err *e)
-{
-	struct node *n;
-
-	if ((n = node_new(SRC_FILE, e, "--credentials '%s'", path)) == NULL)
-		return NULL;
-	if ((n->path = strdup(path)) == NULL) {
-		node_free(n);
-		nomem(e);
-		return NULL;
-	}
-	if (read_record(n, &n->creds, &n->st, e) == -1) {
-		node_free(n);
-		return NULL;
-	}
-	n->have = n->st_ok = 1;
-	return n;
-}
-
-/*
- * Splits a command line into words like Python's shlex.split (POSIX
- * mode).  Returns a NULL-terminated malloc'd vector, or NULL with why.
- */
-static char **
-split_words(const char *s, const char **why)
-{
-	struct kl_buf w;
-	char **v = NULL, **nv;
-	size_t n = 0;
-	int inword = 0, q;
-
-	kl_buf_init(&w);
-	*why = "out of memory";
-	for (;; s++) {
-		if (*s == '\0' || *s == ' ' || *s == '\t' || *s == '\n' ||
-		    *s == '\r') {
-			if (inword) {
-				if ((nv = reallocarray(v, n + 2,
-				    sizeof(*v))) == NULL)
-					goto bad;
-				v = nv;
-				if ((v[n] = kl_buf_steal(&w)) == NULL)
-					goto bad;
-				v[++n] = NULL;
-				inword = 0;
-			}
-			if (*s == '\0')
-				break;
-			continue;
-		}
-		inword = 1;
-		if (*s == '\\') {
-			if (*++s == '\0') {
-				*why = "ends in a backslash";
-				goto bad;
-			}
-			kl_buf_addc(&w, *s);
-		} else if (*s == '\'' || *s == '"') {
-			for (q = *s++; *s != q; s++) {
-				if (*s == '\0') {
-					*why = "has an unterminated quote";
-					goto bad;
-				}
-				if (q == '"' && *s == '\\' &&
-				    (s[1] == '"' || s[1] == '\\'))
-					s++;
-				kl_buf_addc(&w, *s);
-			}
-			kl_buf_add(&w, "", 0);
-		} else
-			kl_buf_addc(&w, *s);
-	}
-	if (n == 0) {
-		*why = "is empty";
-		goto bad;
-	}
-	return v;
-bad:
-	kl_buf_free(&w);
-	while (n > 0)
-		free(v[--n]);
-	free(v);
-	return NULL;
-}
-
-static struct node *
-process_node(const char *prof, const char *cmd, struct kl_err *e)
-{
-	const char *why;
-	struct node *n;
-
-	if ((n = node_new(SRC_PROCESS, e, "profile '%s' (credential_process)",
-	    prof)) == NULL)
-		return NULL;
-	if ((n->argv = split_words(cmd, &why)) == NULL) {
-		fail(e, KL_ERR_CONFIG, "profile '%s': credential_process %s",
-		    prof, why);
-		node_free(n);
-		return NULL;
-	}
-	return n;
-}
-
-static struct node *
-assume_node(struct node *base, const char *role, const char *ext,
-    const char *sess, long dur, const char *label, struct kl_err *e)
-{
-	struct node *n;
-
-	if (base == NULL)
-		return NULL;
-	if ((n = node_new(SRC_ASSUME, e, "%s", label)) == NULL) {
-		node_free(base);
-		return NULL;
-	}
-	n->base = base;
-	n->duration = dur;
-	if ((n->role_arn = strdup(role)) == NULL ||
-	    (ext != NULL && (n->external_id = strdup(ext)) == NULL) ||
-	    (sess != NULL && (n->session_name = strdup(sess)) == NULL)) {
-		node_free(n);
-		nomem(e);
-		return NULL;
-	}
-	return n;
-}
-
-/* Profiles. */
-
-static const char *
-pget(const struct kl_cfg *c, const char *prof, const char *key, int which)
-{
-	const char *v = kl_profile_get(c, prof, key, which);
-
-	return v != NULL && *v != '\0' ? v : NULL;
-}
-
-/*
- * Static keys of profile prof from one file (which): NULL without error
- * if the file has no aws_access_key_id for it.
- */
-static struct node *
-static_node(const struct kl_cfg *c, const char *prof, int which,
-    struct kl_err *e)
-{
-	const struct kl_ini *ini = which == KL_PROF_CREDS ? &c->creds_ini :
-	    &c->config_ini;
-	const char *akid, *secret;
-	char what[320];
-
-	if ((akid = pget(c, prof, "aws_access_key_id", which)) == NULL)
-		return NULL;
-	if ((secret = pget(c, prof, "aws_secret_access_key", which)) ==
-	    NULL) {
-		fail(e, KL_ERR_CONFIG, "profile '%s' has aws_access_key_id but "
-		    "no aws_secret_access_key in '%s'", prof, ini->path);
-		return NULL;
-	}
-	if ((ini->mode & (S_IRGRP | S_IROTH)) != 0)
-		kl_log(KL_WARNING, 0, "'%s' is readable by group or others; "
-		    "run: chmod 600 %s", ini->path, ini->path);
-	snprintf(what, sizeof(what), "profile '%s' (static keys)", prof);
-	return keys_node(akid, secret, pget(c, prof, "aws_session_token",
-	    which), what, e);
-}
-
-static struct node *profile_node(const struct kl_cfg *, const char *,
-    const char **, int, struct kl_err *);
-
-/* A role_arn profile: its source, then the role. */
-static struct node *
-role_node(const struct kl_cfg *c, const char *prof, const char **seen,
-    int nseen, struct kl_err *e)
-{
-	const char *role = pget(c, prof, "role_arn", KL_PROF_ANY);
-	const char *src = pget(c, prof, "source_profile", KL_PROF_ANY);
-	const char *csrc = pget(c, prof, "credential_source", KL_PROF_ANY);
-	const char *ext = pget(c, prof, "external_id", KL_PROF_ANY);
-	const char *sess = pget(c, prof, "role_session_name", KL_PROF_ANY);
-	const char *durs = pget(c, prof, "duration_seconds", KL_PROF_ANY);
-	unsigned long long dur = 0;
-	struct node *base;
-	struct kl_buf b;
-	const char *why = NULL;
-	char label[320];
-	int i, loop;
-
-	if (!kl_role_arn_ok(role))
-		why = "role_arn is not arn:aws:iam::ACCOUNT:role/NAME";
-	else if (src != NULL && csrc != NULL)
-		why = "source_profile and credential_source exclude each other";
-	else if (src == NULL && csrc == NULL)
-		why = "role_arn needs source_profile or credential_source";
-	else if (durs != NULL && kl_parse_uint(durs, 900, 43200, &dur) == -1)
-		why = "duration_seconds wants 900 to 43200";
-	else if (ext != NULL && !kl_external_id_ok(ext))
-		why = "external_id wants 2-1224 of [A-Za-z0-9_+=,.@:/-]";
-	else if (sess != NULL && !kl_session_name_ok(sess))
-		why = "role_session_name wants 2-64 of [A-Za-z0-9_+=,.@-]";
-	if (why != NULL) {
-		fail(e, KL_ERR_CONFIG, "profile '%s': %s", prof, why);
-		return NULL;
-	}
-	if (src != NULL && strcmp(src, prof) == 0) {
-		base = static_node(c, prof, KL_PROF_CREDS, e);
-		if (base == NULL && e->kind == KL_ERR_NONE)
-			base = static_node(c, prof, KL_PROF_CONFIG, e);
-		if (base == NULL && e->kind == KL_ERR_NONE)
-			fail(e, KL_ERR_CONFIG, "profile '%s' is its own "
-			    "source_profile but has no static keys", prof);
-	} else if (src != NULL) {
-		for (i = 0, loop = 0; i < nseen; i++)
-			loop |= strcmp(seen[i], src) == 0;
-		if (loop || nseen + 1 >= CHAIN_MAX) {
-			kl_buf_init(&b);
-			for (i = 0; i < nseen; i++)
-				kl_buf_addf(&b, "%s -> ", seen[i]);
-			kl_buf_addf(&b, "%s -> %s", prof, src);
-			fail(e, KL_ERR_CONFIG, "source_profile %s: %s",
-			    loop ? "loop" : "chain too long",
-			    b.err ? "?" : b.data);
-			kl_buf_free(&b);
-			return NULL;
-		}
-		seen[nseen] = prof;
-		base = profile_node(c, src, seen, nseen + 1, e);
-	} else if (strcasecmp(csrc, "Environment") == 0)
-		base = env_node(1, e);
-	else {
-		fail(e, KL_ERR_CONFIG, "profile '%s': credential_source "
-		    "'%.40s' is not supported (only Environment)", prof, csrc);
-		return NULL;
-	}
-	snprintf(label, sizeof(label), "profile '%s' (role_arn)", prof);
-	return assume_node(base, role, ext, sess, (long)dur, label, e);
-}
-
-/*
- * The credentials of profile prof.  seen holds the profiles that led
- * here through source_profile (none at the top); it has room for
- * CHAIN_MAX names.
- */
-static struct node *
-profile_node(const struct kl_cfg *c, const char *prof, const char **seen,
-    int nseen, struct kl_err *e)
-{
-	const char *cmd;
-	struct node *n;
-
-	if (!kl_profile_exists(c, prof)) {
-		kl_profile_missing(c, prof, e);
-		return NULL;
-	}
-	if (pget(c, prof, "role_arn", KL_PROF_ANY) != NULL && (nseen == 0 ||
-	    pget(c, prof, "aws_access_key_id", KL_PROF_ANY) == NULL))
-		return role_node(c, prof, seen, nseen, e);
-	if ((n = static_node(c, prof, KL_PROF_CREDS, e)) != NULL ||
-	    e->kind != KL_ERR_NONE)
-		return n;
-	if ((cmd = pget(c, prof, "credential_process", KL_PROF_ANY)) != NULL)
-		return process_node(prof, cmd, e);
-	if ((n = static_node(c, prof, KL_PROF_CONFIG, e)) != NULL ||
-	    e->kind != KL_ERR_NONE)
-		return n;
-	fail(e, KL_ERR_CONFIG, "profile '%s' has no credentials: no "
-	    "aws_access_key_id, credential_process or role_arn", prof);
-	return NULL;
-}
-
-/* Steps 3 to 5 of contract §3: --profile, the environment, the files. */
-static struct node *
-rest_chain(const struct kl_awsopts *o, const struct kl_cfg *c,
-    struct kl_err *e)
-{
-	const char *seen[CHAIN_MAX], *prof;
-	struct node *n;
-
-	if (o->profile != NULL)
-		return profile_node(c, o->profile, seen, 0, e);
-	if ((n = env_node(0, e)) != NULL || e->kind != KL_ERR_NONE)
-		return n;
-	prof = env("AWS_PROFILE") != NULL ? env("AWS_PROFILE") : "default";
-	if (!kl_profile_exists(c, prof) || (pget(c, prof, "role_arn",
-	    KL_PROF_ANY) == NULL && pget(c, prof, "aws_access_key_id",
-	    KL_PROF_ANY) == NULL && pget(c, prof, "credential_process",
-	    KL_PROF_ANY) == NULL)) {
-		fail(e, KL_ERR_CONFIG, "no AWS credentials: tried "
-		    "--credentials, --auth, --profile, AWS_ACCESS_KEY_ID and "
-		    "AWS_SECRET_ACCESS_KEY, and profile '%s' in '%s' and '%s'",
-		    prof, c->creds_ini.path, c->config_ini.path);
-		return NULL;
-	}
-	return profile_node(c, prof, seen, 0, e);
-}
-
-/* Step 2: a stored authorization. */
-static struct node *
-auth_node(const struct kl_awsopts *o, const struct kl_cfg *c,
-    struct kl_err *e)
-{
-	struct kl_auth a;
-	struct node *n;
-	char what[160];
-
-	if (kl_store_load(o->auth, &a, e) == -1) {
-		kl_auth_free(&a);
-		return NULL;
-	}
-	snprintf(what, sizeof(what), "authorization '%s' (%s)", a.name,
-	    a.access_key_id != NULL ? "keys" : "no keys");
-	if (a.access_key_id != NULL)
-		n = keys_node(a.access_key_id, a.secret_access_key, NULL, what,
-		    e);
-	else
-		n = rest_chain(o, c, e);
-	if (a.method == KL_AUTH_DELEGATED) {
-		snprintf(what, sizeof(what), "authorization '%s' (delegated)",
-		    a.name);
-		n = assume_node(n, a.role_arn, a.external_id, a.session_name,
-		    a.duration, what, e);
-	}
-	kl_auth_free(&a);
-	return n;
-}
-
-static int
-has_assume(const struct node *n)
-{
-	for (; n != NULL; n = n->base)
-		if (n->kind == SRC_ASSUME)
-			return 1;
-	return 0;
-}
-
-/*
- * Resolves which credential provider applies (contract §3) for options o
- * and configuration c (both only read here; c may be freed afterwards).
- * fn is the AssumeRole step (sts.c) with its context; NULL if the
- * program cannot assume roles.  Nothing is run or sent yet.  Returns the
- * chain (free it with kl_credsrc_free), or NULL with e filled:
- * KL_ERR_CONFIG (exit 2) for configuration mistakes, KL_ERR_PERMANENT
- * (exit 1) for a file that cannot be read or ENOMEM.
- */
-struct kl_credsrc *
-kl_credsrc_new(const struct kl_awsopts *o, const struct kl_cfg *c,
-    kl_assume_fn fn, void *ctx, struct kl_err *e)
-{
-	struct kl_credsrc *s;
-	struct kl_buf b;
-	struct node *n, *top;
-	char label[2200];
-
-	kl_err_clear(e);
-	if (o->credentials != NULL)
-		top = file_node(o->credentials, e);
-	else if (o->auth != NULL)
-		top = auth_node(o, c, e);
-	else
-		top = rest_chain(o, c, e);
-	if (top != NULL && o->role_arn != NULL) {
-		snprintf(label, sizeof(label), "role '%s' (--role-arn)",
-		    o->role_arn);
-		top = assume_node(top, o->role_arn, o->external_id,
-		    o->session_name, o->duration, label, e);
-	}
-	if (top == NULL)
-		return NULL;
-	if (fn == NULL && has_assume(top)) {
-		node_free(top);
-		fail(e, KL_ERR_CONFIG, "these credentials need a role to be "
-		    "assumed, which this program cannot do");
-		return NULL;
-	}
-	if ((s = calloc(1, sizeof(*s))) == NULL) {
-		node_free(top);
-		nomem(e);
-		return NULL;
-	}
-	s->top = top;
-	s->fn = fn;
-	s->ctx = ctx;
-	s->region = c->region != NULL ? strdup(c->region) : NULL;
-	s->sts_url = c->sts_url != NULL ? strdup(c->sts_url) : NULL;
-	kl_buf_init(&b);
-	for (n = top; n != NULL; n = n->base)
-		kl_buf_addf(&b, "%s%s", n == top ? "" : " via ", n->label);
-	s->desc = kl_buf_steal(&b);
-	if ((c->region != NULL && s->region == NULL) ||
-	    (c->sts_url != NULL && s->sts_url == NULL) || s->desc == NULL) {
-		kl_credsrc_free(s);
-		nomem(e);
-		return NULL;
-	}
-	return s;
 }
 
 /* Refreshing. */
@@ -856,8 +364,8 @@ install(struct node *n, struct kl_creds *fresh, time_t now,
 		kl_time_fmt(t, sizeof(t), fresh->expiration, -1);
 	if (fresh->expiration != 0 && fresh->expiration <= now) {
 		kl_creds_free(fresh);
-		return fail(e, KL_ERR_PERMANENT, "%s: the credentials expired "
-		    "at %s", n->label, t);
+		return kl_cs_fail(e, KL_ERR_PERMANENT, "%s: the credentials "
+		    "expired at %s", n->label, t);
 	}
 	if (fresh->expiration != 0 &&
 	    now + KL_CREDS_WINDOW >= fresh->expiration &&
@@ -889,7 +397,7 @@ refresh_file(struct node *n, time_t now, struct kl_err *e)
 	    st.st_mtim.tv_nsec != n->st.st_mtim.tv_nsec));
 	if (!changed && !stale(n, now))
 		return 0;
-	if (read_record(n, &fresh, &st, e) == 0) {
+	if (kl_cs_read_record(n, &fresh, &st, e) == 0) {
 		n->st = st;
 		n->st_ok = 1;
 		return install(n, &fresh, now, e);
@@ -911,7 +419,7 @@ spawn(char **argv, int *fd, struct kl_err *e)
 	int p[2], rc;
 
 	if (pipe2(p, O_CLOEXEC) == -1) {
-		fail(e, KL_ERR_PERMANENT, "pipe: %s", strerror(errno));
+		kl_cs_fail(e, KL_ERR_PERMANENT, "pipe: %s", strerror(errno));
 		return -1;
 	}
 	sigemptyset(&none);
@@ -936,7 +444,7 @@ spawn(char **argv, int *fd, struct kl_err *e)
 	close(p[1]);
 	if (rc != 0) {
 		close(p[0]);
-		fail(e, KL_ERR_PERMANENT, "cannot run credential_process "
+		kl_cs_fail(e, KL_ERR_PERMANENT, "cannot run credential_process "
 		    "'%s': %s", argv[0], strerror(rc));
 		return -1;
 	}
@@ -1026,7 +534,7 @@ run_process(struct node *n, time_t now, struct kl_err *e)
 
 	kl_buf_init(&b);
 	if (kl_buf_reserve(&b, OUT_MAX + 1) == -1)
-		return nomem(e);
+		return kl_cs_nomem(e);
 	if ((pid = spawn(n->argv, &fd, e)) == -1)
 		goto done;
 	why = drain(fd, &b, deadline, &stopped);
@@ -1035,20 +543,20 @@ run_process(struct node *n, time_t now, struct kl_err *e)
 	if (stopped)
 		kl_err_set(e, KL_ERR_STOPPED, 0, NULL, "stopped");
 	else if (why != NULL)
-		fail(e, KL_ERR_PERMANENT, "credential_process '%s' %s",
+		kl_cs_fail(e, KL_ERR_PERMANENT, "credential_process '%s' %s",
 		    n->argv[0], why);
 	else if (WIFSIGNALED(status))
-		fail(e, KL_ERR_PERMANENT, "credential_process '%s' was killed "
-		    "by signal %d", n->argv[0], WTERMSIG(status));
+		kl_cs_fail(e, KL_ERR_PERMANENT, "credential_process '%s' was "
+		    "killed by signal %d", n->argv[0], WTERMSIG(status));
 	else if (WEXITSTATUS(status) != 0)
-		fail(e, KL_ERR_PERMANENT, "credential_process '%s' exited with "
-		    "status %d%s", n->argv[0], WEXITSTATUS(status),
+		kl_cs_fail(e, KL_ERR_PERMANENT, "credential_process '%s' "
+		    "exited with status %d%s", n->argv[0], WEXITSTATUS(status),
 		    WEXITSTATUS(status) == 127 ? " (not found?)" : "");
 	else if (kl_creds_parse(b.data, b.len, &fresh, pwhy,
 	    sizeof(pwhy)) == -1) {
 		kl_creds_free(&fresh);
-		fail(e, KL_ERR_PERMANENT, "credential_process '%s' did not "
-		    "print a credential record: %s", n->argv[0], pwhy);
+		kl_cs_fail(e, KL_ERR_PERMANENT, "credential_process '%s' did "
+		    "not print a credential record: %s", n->argv[0], pwhy);
 	} else
 		r = install(n, &fresh, now, e);
 done:
@@ -1174,15 +682,3 @@ kl_credsrc_describe(const struct kl_credsrc *s)
 	return s->desc;
 }
 
-/* Frees s and everything it holds, wiping the credentials. */
-void
-kl_credsrc_free(struct kl_credsrc *s)
-{
-	if (s == NULL)
-		return;
-	node_free(s->top);
-	free(s->region);
-	free(s->sts_url);
-	free(s->desc);
-	free(s);
-}

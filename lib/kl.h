@@ -148,6 +148,7 @@ enum kl_errkind {
 void	 kl_err_clear(struct kl_err *);
 void	 kl_err_set(struct kl_err *, int, long, const char *, const char *,
 	    ...) KL_PRINTF(5, 6);
+int	 kl_err_status(const struct kl_err *);
 
 /* sig.c */
 void	 kl_sig_init(void);
@@ -256,9 +257,10 @@ struct kl_sigv4_trace {			/* what was signed, for tests */
 int	 kl_sigv4_sign(struct kl_hdrs *, const char *, const char *,
 	    const char *, const void *, size_t, const char *, const char *,
 	    const struct kl_creds *, time_t, int, struct kl_sigv4_trace *);
+/* sigv4canon.c */
 int	 kl_uri_encode(struct kl_buf *, const char *, size_t, int);
 
-/* cfg.c: options, region, endpoints, profile files (contract §2, §3) */
+/* cfg.c, profile.c: options, region, endpoints, profiles (contract §2, §3) */
 enum kl_optcode {		/* getopt_long codes of the shared options */
 	KL_OPT_PROFILE = 256,
 	KL_OPT_AUTH,
@@ -270,6 +272,9 @@ enum kl_optcode {		/* getopt_long codes of the shared options */
 	KL_OPT_DURATION,
 	KL_OPT_LYTICS_URL,
 	KL_OPT_LYTICS_KEY_FILE,
+	KL_OPT_DRY_RUN,		/* the job runners' (opt.c) */
+	KL_OPT_JOB,
+	KL_OPT_ONCE,
 	KL_OPT_FREE = 320	/* a command's own long-only codes start here */
 };
 /*
@@ -366,6 +371,7 @@ int	 kl_role_arn_ok(const char *);
 int	 kl_external_id_ok(const char *);
 int	 kl_session_name_ok(const char *);
 int	 kl_url_norm(const char *, int, char **, const char **);
+/* profile.c */
 int	 kl_read_private(const char *, size_t, struct kl_buf *, struct stat *,
 	    struct kl_err *);
 int	 kl_ini_parse(struct kl_ini *, int, const char *, const char *, size_t,
@@ -379,12 +385,40 @@ const char *kl_profile_get(const struct kl_cfg *, const char *, const char *,
 	    int);
 int	 kl_profile_missing(const struct kl_cfg *, const char *,
 	    struct kl_err *);
+/* cfg.c */
 int	 kl_lyticsopt(struct kl_lyticsopts *, int, const char *);
 int	 kl_lytics_load(struct kl_lytics *, const struct kl_lyticsopts *,
 	    struct kl_err *);
 void	 kl_lytics_free(struct kl_lytics *);
 
-/* creds.c: credential providers (contract §3) */
+/* opt.c: the command line every command handles alike (contract §2) */
+#define KL_STD_LONGOPTS \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ "verbose", no_argument, NULL, 'v' }, \
+	{ "version", no_argument, NULL, 'V' }
+struct option;
+int	 kl_opt_common(int, const char *, struct kl_awsopts *,
+	    struct kl_lyticsopts *);
+int	 kl_opt_role_arn(const char *);
+int	 kl_opt_uint(const char *, const char *, unsigned long long,
+	    unsigned long long, unsigned long long *);
+int	 kl_opt_ms(const char *, const char *, long *);
+const char *kl_opt_name(const struct option *, int);
+const char *kl_input_name(const char *);
+#define KL_JOB_LONGOPTS \
+	{ "dry-run", no_argument, NULL, KL_OPT_DRY_RUN }, \
+	{ "job", required_argument, NULL, KL_OPT_JOB }, \
+	{ "once", no_argument, NULL, KL_OPT_ONCE }
+struct kl_jobopts {		/* the options of kl-import and kl-export */
+	const char	*file;		/* --job: the job file */
+	int		 once;
+	int		 dry_run;
+};
+int	 kl_jobopt(struct kl_jobopts *, int, const char *);
+int	 kl_jobopts_check(const struct kl_jobopts *, int, char **, int,
+	    const char *);
+
+/* creds.c, credchain.c: credential providers (contract §3) */
 struct kl_creds {
 	char	*akid;		/* access key id */
 	char	*secret;	/* secret access key: wiped when freed */
@@ -414,13 +448,15 @@ struct kl_assume {
 typedef int (*kl_assume_fn)(void *, const struct kl_creds *,
     const struct kl_assume *, struct kl_creds *, struct kl_err *);
 struct kl_credsrc;		/* opaque: a resolved credential chain */
+/* credchain.c */
 struct kl_credsrc *kl_credsrc_new(const struct kl_awsopts *,
 	    const struct kl_cfg *, kl_assume_fn, void *, struct kl_err *);
+void	 kl_credsrc_free(struct kl_credsrc *);
+/* creds.c */
 int	 kl_credsrc_get(struct kl_credsrc *, time_t, const struct kl_creds **,
 	    struct kl_err *);
 void	 kl_credsrc_expired(struct kl_credsrc *);
 const char *kl_credsrc_describe(const struct kl_credsrc *);
-void	 kl_credsrc_free(struct kl_credsrc *);
 
 /* store.c: the kl-auth authorization store */
 enum { KL_AUTH_KEYS = 1, KL_AUTH_DELEGATED };
@@ -514,7 +550,7 @@ long	 kl_http_retry_after(const char *, time_t);
 long	 kl_backoff_ms(int, long, long);
 int	 kl_sleep_ms(long);
 
-/* members.c: saved audience membership, external sort and diff */
+/* members.c, extsort.c: saved audience membership, external sort, diff */
 #define KL_MEMBERS_KEY_MAX	1024		/* bytes of a member key */
 #define KL_MEMBERS_FIELDS_MAX	(1024 * 1024)	/* bytes of its fields */
 #define KL_MEMBERS_BUDGET	(16UL * 1024 * 1024)	/* sort memory */
@@ -538,10 +574,13 @@ struct kl_members_stats {
 struct kl_members *kl_members_open(const char *, const char *, const char *,
 	    struct kl_err *);
 int	 kl_members_have_state(const struct kl_members *);
+/* extsort.c */
 int	 kl_members_begin(struct kl_members *, size_t);
 int	 kl_members_add(struct kl_members *, const char *, size_t,
 	    const char *, size_t);
 long	 kl_members_finish(struct kl_members *);
+void	 kl_members_abort(struct kl_members *);
+/* members.c */
 int	 kl_members_diff(struct kl_members *, int,
 	    int (*)(void *, int, const char *, size_t, const char *, size_t),
 	    void *, struct kl_err *);
@@ -549,7 +588,6 @@ int	 kl_members_diff_files(const char *, const char *, int,
 	    int (*)(void *, int, const char *, size_t, const char *, size_t),
 	    void *, struct kl_members_stats *, struct kl_err *);
 int	 kl_members_commit(struct kl_members *);
-void	 kl_members_abort(struct kl_members *);
 const struct kl_members_stats *kl_members_stats(const struct kl_members *);
 void	 kl_members_close(struct kl_members *);
 
@@ -788,6 +826,36 @@ long	 kl_lytics_scan_page(struct kl_lytics_scan *, struct kl_jspan *,
 	    struct kl_err *);
 void	 kl_lytics_scan_close(struct kl_lytics_scan *);
 
+/* lytrec.c: kl-to-lytics' input lines: their events and positions */
+#define KL_LYTREC_SHARD_MAX	128	/* bytes of a shard id */
+struct kl_lytpos {		/* a Kinesis record's position */
+	char	 shard[KL_LYTREC_SHARD_MAX + 1];
+	char	 seq[KL_CKPT_SEQMAX + 1];
+	int64_t	 sub;		/* or KL_CKPT_WHOLE */
+};
+struct jq_state;
+struct kl_lytrec {		/* how lines become events; the line in hand */
+	struct jq_state	*jq;		/* the filter, or NULL */
+	size_t		 max_event;	/* larger events are rejected */
+	struct kl_buf	 line;		/* the line, minified, if json */
+	int		 json;		/* the line is JSON */
+	struct kl_buf	 evs;		/* its events, back to back */
+	size_t		*ev;		/* where each one ends in evs */
+	size_t		 nev, evcap;
+	int		 has_pos;	/* pos holds the record's position */
+	struct kl_lytpos pos;
+	const char	*code;		/* why it is rejected, or NULL */
+	char		 why[512];
+	int		 fatal;		/* a record of another stream: stop */
+	const char	*nomem;		/* what could not be held, or NULL */
+	struct kl_buf	 tmp, jqmsg;	/* scratch; libjq's messages */
+};
+void	 kl_lytrec_init(struct kl_lytrec *);
+void	 kl_lytrec_free(struct kl_lytrec *);
+int	 kl_lytrec_filter(struct kl_lytrec *, const char *);
+int	 kl_lytrec_line(struct kl_lytrec *, const char *, size_t,
+	    struct kl_ckpt *);
+
 /* sts.c, stsxml.c: STS AssumeRole, GetCallerIdentity, the role cache */
 #define KL_STS_NS	"https://sts.amazonaws.com/doc/2011-06-15/"
 #define KL_STS_CACHE	0x01	/* kl_sts_init: reuse assumed credentials */
@@ -825,6 +893,19 @@ int	 kl_sts_parse_error(const char *, size_t, char *, size_t, char *,
 int	 kl_sts_account_check(const char *, char *, size_t);
 int	 kl_sts_role_arn_check(const char *, char *, size_t);
 void	 kl_sts_session_name(char *, size_t, time_t);
+
+/* awsenv.c: a Kinesis command's configuration, credentials and endpoint */
+struct kl_awsenv {
+	struct kl_cfg		 cfg;
+	struct kl_sts		 sts;		/* for the roles it assumes */
+	struct kl_credsrc	*src;
+	struct kl_aws		 aws;		/* the Kinesis endpoint */
+};
+int	 kl_awsenv_config(struct kl_awsenv *, const struct kl_awsopts *,
+	    const struct kl_stream *, struct kl_err *);
+int	 kl_awsenv_open(struct kl_awsenv *, const struct kl_awsopts *,
+	    struct kl_err *);
+void	 kl_awsenv_free(struct kl_awsenv *);
 
 /* page.c: a GetRecords reply turned into kl records (contract §5.2) */
 #define KL_PAGE_UNTIL	2	/* kl_page_next: a record past until_ms */
@@ -912,7 +993,7 @@ int	 kl_reader_run(struct kl_reader *, struct kl_err *);
 unsigned long long kl_reader_count(const struct kl_reader *);
 void	 kl_reader_free(struct kl_reader *);
 
-/* audience.c: kl-read-audience: audiences, trigger events, watch cycles */
+/* audience.c, audevent.c: kl-read-audience: audiences, events, cycles */
 #define KL_AUDIENCE_LIMIT	100	/* scan page size: Lytics' largest */
 #define KL_AUDIENCE_RESTARTS	3	/* restarts of a scan whose _next expired */
 #define KL_AUDIENCE_KEYS	"_uid,email"	/* the default key, as saved */
@@ -947,6 +1028,7 @@ struct kl_audience_stats {	/* one cycle */
 };
 struct kl_jspan;
 struct kl_lytics_api;
+/* audevent.c */
 int	 kl_audience_key(const struct kl_jspan *, const char *, struct kl_buf *,
 	    const char **);
 int	 kl_audience_fields(struct kl_buf *, const struct kl_jspan *,
@@ -955,6 +1037,7 @@ int	 kl_audience_event(struct kl_buf *, const struct kl_audience *, int,
 	    const char *, size_t, const char *, size_t, time_t, time_t,
 	    const char *);
 int	 kl_audience_subscription(char *, const char *const *, size_t);
+/* audience.c */
 long	 kl_audience_list(struct kl_lytics_api *,
 	    int (*)(void *, const char *, size_t), void *, struct kl_err *);
 int	 kl_audience_resolve(struct kl_lytics_api *, const char *,
@@ -1146,12 +1229,17 @@ char	*kl_pipeline_find(const char *);
 void	 kl_pipeline_init(struct kl_pipeline *);
 int	 kl_pipeline_add(struct kl_pipeline *, const char *, const char *,
 	    const struct kl_argv *);
+int	 kl_pipeline_stage(struct kl_pipeline *, const char *, int,
+	    const struct kl_argv *, struct kl_err *);
 void	 kl_pipeline_print(const struct kl_pipeline *, struct kl_buf *);
 int	 kl_pipeline_start(struct kl_pipeline *, int, struct kl_err *);
 int	 kl_pipeline_wait(struct kl_pipeline *,
 	    int (*)(void *, const char *, size_t), void *);
+int	 kl_pipeline_run(struct kl_pipeline *,
+	    int (*)(void *, const char *, size_t), void *, struct kl_err *);
 void	 kl_pipeline_free(struct kl_pipeline *);
 int	 kl_lock_take(const char *, long *);
+int	 kl_job_begin(const struct kl_job *, const char *, struct kl_err *);
 
 /* progress.c: a progress line on standard error, if it is a terminal */
 #define KL_PROGRESS_EVERY_MS	1000L

@@ -8,6 +8,10 @@
  * knows about secrets: callers never pass them, and kl_akid_tail() is the
  * one sanctioned way to mention an access key id.  A progress line
  * (progress.c) is erased before each message and drawn again later.
+ *
+ * The helpers of struct kl_err live here too.  kl_err_status is the one
+ * mapping from a library failure to an exit status (contract 4), so that
+ * every command exits alike for alike failures.
  */
 #include <config.h>
 
@@ -119,4 +123,25 @@ kl_err_set(struct kl_err *e, int kind, long status, const char *code,
 	va_start(ap, fmt);
 	vsnprintf(e->msg, sizeof(e->msg), fmt, ap);
 	va_end(ap);
+}
+
+/*
+ * Returns the exit status (contract 4) for the failure described in e:
+ * KL_EXIT_USAGE for bad configuration (KL_ERR_CONFIG: a bad value, a
+ * secret file that group or others can read), KL_EXIT_TEMPFAIL for a
+ * transient failure after the retries and for a stop signal (kl_exit
+ * then dies of the signal), KL_EXIT_FAIL for anything else.
+ */
+int
+kl_err_status(const struct kl_err *e)
+{
+	switch (e->kind) {
+	case KL_ERR_CONFIG:
+		return KL_EXIT_USAGE;
+	case KL_ERR_TRANSIENT:
+	case KL_ERR_STOPPED:
+		return KL_EXIT_TEMPFAIL;
+	default:
+		return KL_EXIT_FAIL;
+	}
 }

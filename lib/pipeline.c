@@ -33,6 +33,9 @@
  *   A status outside the contract's (such as 127, a failed exec) counts
  *   as 1.  Signals relayed from outside count: the runner then dies of
  *   the same signal (kl_exit).
+ * - What kl-import and kl-export share of running a job is here too
+ *   (kl_pipeline_stage, kl_pipeline_run, kl_job_begin); what each one
+ *   runs, and what it makes of the outcome, stays in its command file.
  * - The job lock is flock(2) on a file in the job's state folder, which
  *   holds the holder's PID for the message of the run that finds it
  *   taken.  flock, not fcntl, for the reasons given in ckpt.c; the lock
@@ -235,6 +238,40 @@ kl_pipeline_add(struct kl_pipeline *pl, const char *prog, const char *path,
 	}
 	pl->n++;
 	return 0;
+}
+
+/*
+ * Adds the stage prog of a job, found by kl_pipeline_find: its argv is
+ * "-v" verbose times (the runner's verbosity), then the arguments in a.
+ * Returns 0, or -1 with e filled (KL_ERR_PERMANENT: the program is not
+ * there, so the installation is incomplete; or out of memory).
+ */
+int
+kl_pipeline_stage(struct kl_pipeline *pl, const char *prog, int verbose,
+    const struct kl_argv *a, struct kl_err *e)
+{
+	struct kl_argv all;
+	char *path;
+	size_t i;
+	int r;
+
+	if ((path = kl_pipeline_find(prog)) == NULL) {
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot find %s next "
+		    "to %s or on PATH", prog, kl_prog);
+		return -1;
+	}
+	kl_argv_init(&all);
+	while (verbose-- > 0)
+		kl_argv_add(&all, "-v");
+	for (i = 0; i < a->n; i++)
+		kl_argv_add(&all, a->v[i]);
+	all.err |= a->err;
+	if ((r = kl_pipeline_add(pl, prog, path, &all)) == -1)
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot build the "
+		    "pipeline: %s", strerror(errno));
+	kl_argv_free(&all);
+	free(path);
+	return r;
 }
 
 /* Appends the pipeline as shell text: one stage per line, " |" joined. */
@@ -554,6 +591,21 @@ kl_pipeline_wait(struct kl_pipeline *pl,
 	return pl->status;
 }
 
+/*
+ * Starts the stages (kl_pipeline_start, capturing the last one's output)
+ * and runs them to their end (kl_pipeline_wait, line and arg as there).
+ * Returns the most serious status of the stages, or -1 with e filled if
+ * they could not be started.
+ */
+int
+kl_pipeline_run(struct kl_pipeline *pl,
+    int (*line)(void *, const char *, size_t), void *arg, struct kl_err *e)
+{
+	if (kl_pipeline_start(pl, 1, e) == -1)
+		return -1;
+	return kl_pipeline_wait(pl, line, arg);
+}
+
 void
 kl_pipeline_free(struct kl_pipeline *pl)
 {
@@ -638,4 +690,34 @@ kl_lock_take(const char *path, long *holder)
 		return -1;
 	}
 	return fd;
+}
+
+/*
+ * Makes a run of job j ready: creates its state folder, and the folder
+ * sub in it if sub is not NULL (kl_job_mkdirs), then takes the job's
+ * lock (kl_job_lock).  Returns the lock's descriptor (closing it frees
+ * the lock), or -1 with e filled: KL_ERR_TRANSIENT when another run
+ * holds the lock (exit 75), KL_ERR_PERMANENT otherwise.
+ */
+int
+kl_job_begin(const struct kl_job *j, const char *sub, struct kl_err *e)
+{
+	char *dir = NULL;
+	int r = 0;
+
+	if (sub != NULL && asprintf(&dir, "%s/%s", j->state_dir, sub) == -1) {
+		dir = NULL;
+		r = -1;
+	}
+	if (r == 0 && kl_job_mkdirs(dir != NULL ? dir : j->state_dir) == -1)
+		r = -1;
+	if (r == -1) {
+		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot create the "
+		    "state folder '%s': %s", dir != NULL ? dir : j->state_dir,
+		    strerror(errno));
+		free(dir);
+		return -1;
+	}
+	free(dir);
+	return kl_job_lock(j, e);
 }

@@ -27,9 +27,12 @@
  * - Unknown members are ignored when loading (a newer kl-auth may add
  *   some) and not written back.
  *
- * - Errors: a bad name, a missing, malformed or exposed record are
- *   KL_ERR_CONFIG (the command exits 2); a folder or file that cannot be
- *   created, read or removed is KL_ERR_PERMANENT (exit 1).
+ * - Errors: a bad name, a missing or malformed record are KL_ERR_CONFIG
+ *   (the command exits 2); a record that group or others can read, and a
+ *   folder or file that cannot be created, read or removed are
+ *   KL_ERR_PERMANENT (exit 1): the store is kl's own, and an exposed
+ *   secret in it is refused as a fatal error, as kl-auth's issue asks.  A
+ *   --credentials file the user names stays configuration (exit 2).
  */
 #include <config.h>
 
@@ -273,6 +276,8 @@ kl_store_load(const char *name, struct kl_auth *a, struct kl_err *e)
 			kl_err_set(e, KL_ERR_CONFIG, 0, NULL, "no "
 			    "authorization named '%s' in '%s' (see kl-auth)",
 			    name, dir);
+		else if (e->sys == EPERM)
+			e->kind = KL_ERR_PERMANENT;	/* issue 3: exit 1 */
 		goto done;
 	}
 	if (kl_json_parse_obj(b.data, b.len, &o, why, sizeof(why)) == -1) {

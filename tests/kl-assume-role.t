@@ -155,6 +155,12 @@ kl-auth creds prod >"$T/rec.json"
 chmod 600 "$T/rec.json"
 run with_sts kl-assume-role $E --role-arn "$ROLE_OPEN" --credentials "$T/rec.json"
 is "$rc" 0 "--credentials FILE: exit 0"
+chmod 640 "$T/rec.json"
+run with_sts kl-assume-role $E --role-arn "$ROLE_OPEN" --credentials "$T/rec.json"
+is "$rc" 2 "--credentials FILE readable by group: exit 2"
+like "$err" "rec.json' is readable by group or others; run: chmod 600" \
+    "--credentials FILE readable by group: the chmod"
+chmod 600 "$T/rec.json"
 printf '[src]\naws_access_key_id = %s\naws_secret_access_key = %s\n' \
     "$TEST_AKID" "$TEST_SECRET" >"$AWS_SHARED_CREDENTIALS_FILE"
 run with_sts kl-assume-role $E --role-arn "$ROLE_OPEN" --profile src

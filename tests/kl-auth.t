@@ -150,13 +150,15 @@ ok "$([ -e "$STORE/two.json" ] && echo 1 || echo 0)" "remove: the file is gone"
 run kl-auth remove two
 is "$rc" 2 "remove an unknown name: exit 2"
 
+# A store file others can read is refused with exit 1 (kl's own store;
+# a --credentials file the user names is exit 2, see kl-stream.t).
 chmod 640 "$STORE/cak.json"
 run kl-auth show cak
 is "$rc" 1 "a group-readable store file: exit 1"
 is "$err" "kl-auth: fatal: '$STORE/cak.json' is readable by group or others; run: chmod 600 $STORE/cak.json" \
     "a group-readable store file: the path and the chmod"
 run kl-auth list
-is "$rc" 1 "list with a group-readable file: exit 1"
+is "$rc" 1 "list with a group-readable file: exit 1 (the others were read)"
 is "$(echo "$out" | jq -r .name | tr '\n' ' ')" "crlf fromenv prod " \
     "list with a group-readable file: the others are listed"
 run with_keys kl-auth creds cak

@@ -77,6 +77,13 @@ run with_keys kl-stream --credentials "$T/notcreds.json" \
 is "$rc" 2 "--credentials not a credential record: exit 2"
 like "$err" "notcreds.json' is not a credential record" \
     "--credentials not a credential record: said"
+chmod 640 "$T/notcreds.json"
+run with_keys kl-stream --credentials "$T/notcreds.json" \
+    --endpoint-url http://127.0.0.1:1 list
+is "$rc" 2 "--credentials readable by group: exit 2"
+like "$err" "notcreds.json' is readable by group or others; run: chmod 600" \
+    "--credentials readable by group: the chmod"
+chmod 600 "$T/notcreds.json"
 run with_keys kl-stream -r eu-west-1 --endpoint-url http://127.0.0.1:1 \
     describe arn:aws:kinesis:us-east-1:123456789012:stream/s
 is "$rc" 2 "ARN in another region: exit 2"

@@ -52,7 +52,6 @@ struct opts {
 	struct kl_err	 noregion;	/* creds: the missing region, kept */
 };
 
-int	 status_of(const struct kl_err *);
 int	 cmd_creds(struct opts *, int);
 int	 cmd_add(struct opts *);
 int	 cmd_show(struct opts *);

@@ -59,7 +59,7 @@ load_cfg(struct opts *o, struct kl_cfg *cfg, int *noregion)
 	tmp.region = "us-east-1";
 	if (strcmp(o->cmd, "creds") != 0 || o->aws.region != NULL ||
 	    kl_cfg_load(cfg, &tmp, &e2) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	/* Keep the message: it is the answer if a role needs a region. */
 	o->noregion = e;
 	*noregion = 1;
@@ -98,7 +98,7 @@ new_source(struct opts *o, struct kl_cfg *cfg, struct kl_sts *sts,
 		kl_credsrc_free(t);
 	}
 	if (src == NULL)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_log(KL_DEBUG, 0, "credentials: %s", kl_credsrc_describe(src));
 	return src;
 }
@@ -185,6 +185,6 @@ cmd_creds(struct opts *o, int verify)
 	kl_sts_free(&sts);
 	kl_cfg_free(&cfg);
 	curl_global_cleanup();
-	return r == 0 ? KL_EXIT_OK : e.kind != KL_ERR_NONE ? status_of(&e) :
+	return r == 0 ? KL_EXIT_OK : e.kind != KL_ERR_NONE ? kl_err_status(&e) :
 	    KL_EXIT_FAIL;
 }

@@ -143,12 +143,12 @@ cmd_add(struct opts *o)
 		explicit_bzero(secret, strlen(secret));
 	free(secret);
 	if (r == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_log(KL_INFO, 0, "stored authorization '%s' (%s)", o->name,
 	    a.method == KL_AUTH_KEYS ? "keys" : "delegated");
 	if (kl_store_load(o->name, &saved, &e) == -1) {
 		kl_auth_free(&saved);
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	}
 	r = emit_auth(&saved);
 	kl_auth_free(&saved);
@@ -169,13 +169,13 @@ cmd_show(struct opts *o)
 		one[1] = NULL;
 		names = one;
 	} else if (kl_store_list(&names, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	for (i = 0; names[i] != NULL && !kl_stopping(); i++) {
 		kl_err_clear(&e);
 		if (kl_store_load(names[i], &a, &e) == -1) {
 			kl_auth_free(&a);
 			if (o->name != NULL)
-				kl_die(status_of(&e), 0, "%s", e.msg);
+				kl_die(kl_err_status(&e), 0, "%s", e.msg);
 			kl_log(KL_ERROR, 0, "%s", e.msg);
 			status = KL_EXIT_FAIL;
 			continue;
@@ -199,7 +199,7 @@ cmd_remove(struct opts *o)
 
 	kl_err_clear(&e);
 	if (kl_store_remove(o->name, &e) == -1)
-		kl_die(status_of(&e), 0, "%s", e.msg);
+		kl_die(kl_err_status(&e), 0, "%s", e.msg);
 	kl_log(KL_INFO, 0, "removed authorization '%s'", o->name);
 	return KL_EXIT_OK;
 }

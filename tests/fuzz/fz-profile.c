@@ -1,6 +1,6 @@
 /*
  * fz-profile.c - libFuzzer target for the AWS profile-file parser
- * (kl_ini_parse in cfg.c).
+ * (kl_ini_parse in profile.c).
  *
  * The first byte picks the dialect (config file or credentials file); the
  * rest is parsed from memory.  Besides crashes and sanitizer reports, it

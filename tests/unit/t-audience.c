@@ -1,10 +1,10 @@
 /*
- * t-audience.c - tests for audience.c's pure parts: member keys (the
- * default _uid-then-email order, numbers, empty and non-scalar values),
- * the fields an event carries (--fields order, the key field kept,
- * segment_events dropped, duplicated names resolved as libjq does, with
- * and without escapes, in small and large profiles), the trigger event
- * of contract 5.3 byte for byte, and the subscription id.
+ * t-audience.c - tests for audevent.c, the pure parts of the audience
+ * reader: member keys (the default _uid-then-email order, numbers, empty and
+ * non-scalar values), the fields an event carries (--fields order, the key
+ * field kept, segment_events dropped, duplicated names resolved as libjq
+ * does, with and without escapes, in small and large profiles), the trigger
+ * event of contract 5.3 byte for byte, and the subscription id.
  */
 #include <config.h>
 

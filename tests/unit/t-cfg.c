@@ -1,8 +1,8 @@
 /*
- * t-cfg.c - tests for cfg.c: the shared option parser, region and
- * endpoint resolution in the order of contract §3, the AWS profile files
- * (sections, comments, nesting, FILE:LINE errors, unreadable files), and
- * the Lytics endpoint and key.
+ * t-cfg.c - tests for cfg.c and profile.c: the shared option parser, region
+ * and endpoint resolution in the order of contract §3, the AWS profile files
+ * (sections, comments, nesting, FILE:LINE errors, unreadable files), and the
+ * Lytics endpoint and key.
  *
  * Every case sets its own environment: the AWS_* and LYTICS_* variables
  * are unset first and HOME points at a scratch folder, so nothing from

@@ -1,8 +1,8 @@
 /*
- * t-creds.c - tests for creds.c and store.c: credential records, the
- * provider chain and its order (contract §3), --credentials re-reading,
- * credential_process (success, failure, expiry, refresh; small shell
- * scripts in a scratch folder), role_arn + source_profile chains and
+ * t-creds.c - tests for creds.c, credchain.c and store.c: credential
+ * records, the provider chain and its order (contract §3), --credentials
+ * re-reading, credential_process (success, failure, expiry, refresh; small
+ * shell scripts in a scratch folder), role_arn + source_profile chains and
  * loops, refresh timing, and the kl-auth store.
  *
  * AssumeRole is a fake that records its inputs and answers with
@@ -290,6 +290,11 @@ test_record(void)
 		    "'Expiration' is not an RFC 3339 time" },
 		{ "{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":"
 		    "\"S\\nX\"}", "'SecretAccessKey' is empty or has blanks" },
+		{ "{\"Version\":1,\"AccessKeyId\":\"A\",\"SecretAccessKey\":"
+		    "\"S\\u0000X\"}", "'SecretAccessKey' is empty or has blanks" },
+		{ "{\"Version\":1.0,\"AccessKeyId\":\"A\",\"SecretAccessKey\":"
+		    "\"S\",\"Expiration\":7}", "'Expiration' is not a string" },
+		{ "{\"Version\":\"1\"}", "'Version' is not 1" },
 		{ "[1]", "not a JSON object" },
 		{ "{\"Version\":1,\"AccessKeyId\":\"A\\q\"}",
 		    "not valid JSON" },
@@ -905,7 +910,7 @@ test_store(void)
 	snprintf(path, sizeof(path), "%s/store/a/b/prod.us-1.json", dir);
 	chmod(path, 0644);
 	ok(kl_store_load("prod.us-1", &b, &e) == -1 &&
-	    e.kind == KL_ERR_CONFIG && has(e.msg, path) &&
+	    e.kind == KL_ERR_PERMANENT && e.sys == EPERM && has(e.msg, path) &&
 	    has(e.msg, "chmod 600 ") && !has(e.msg, "EXAMPLEKEY"),
 	    "a 0644 record is refused: %s", e.msg);
 	kl_auth_free(&b);

@@ -1,5 +1,5 @@
 /*
- * t-members.c - tests for members.c: baseline and backfill, enters and
+ * t-members.c - tests for members.c and extsort.c: baseline and backfill, enters and
  * exits, duplicates within a scan, keys with any bytes, runs spilled
  * and merged under a tiny memory budget (compared byte for byte with
  * the in-memory result), abort, a crash before the commit (the next

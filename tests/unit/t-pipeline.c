@@ -3,13 +3,16 @@
  * captured output, the status as the most serious of the stages', the
  * stop of the stages before one that ended (not counted), SIGKILL after
  * the grace period, relayed signals, a process group of their own, the
- * search for programs, and the job lock.
+ * search for programs, the job lock, and what kl-import and kl-export
+ * share: a stage found and added, a run, the state folder and lock.
  */
 #include <config.h>
 
 #include <sys/file.h>
+#include <sys/stat.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -208,6 +211,99 @@ test_lock(void)
 	unlink(path);
 }
 
+/* kl_pipeline_stage and kl_pipeline_run, as kl-import and kl-export. */
+static void
+test_stage(void)
+{
+	struct kl_pipeline pl;
+	struct kl_argv a;
+	struct kl_err e;
+	struct lines l;
+
+	kl_pipeline_init(&pl);
+	kl_argv_init(&a);
+	kl_argv_add(&a, "-c");
+	kl_argv_add(&a, "echo \"$@\"");
+	kl_argv_add(&a, "sh");
+	ok(kl_pipeline_stage(&pl, "sh", 2, &a, &e) == 0, "a stage on PATH");
+	kl_argv_free(&a);
+	is_int(pl.st[0].argv.n, 6, "argv: sh, -v twice, then the arguments");
+	is_str(pl.st[0].argv.v[1], "-v", "argv[1]: -v");
+	is_str(pl.st[0].argv.v[3], "-c", "argv[3]: the first argument");
+	kl_buf_init(&l.all);
+	l.n = 0;
+	is_int(kl_pipeline_run(&pl, collect, &l, &e), 0, "run: the status");
+	is_str(l.all.data, "|", "run: the output, line by line");
+	kl_buf_free(&l.all);
+	kl_pipeline_free(&pl);
+
+	kl_pipeline_init(&pl);
+	kl_argv_init(&a);
+	ok(kl_pipeline_stage(&pl, "kl-no-such-stage", 0, &a, &e) == -1 &&
+	    e.kind == KL_ERR_PERMANENT, "a missing stage: -1, permanent");
+	is_str(e.msg, "cannot find kl-no-such-stage next to t-pipeline or on "
+	    "PATH", "a missing stage: the message");
+	is_int((long long)pl.n, 0, "a missing stage is not added");
+	a.err = 1;
+	ok(kl_pipeline_stage(&pl, "sh", 0, &a, &e) == -1 &&
+	    strcmp(e.msg, "cannot build the pipeline: Cannot allocate "
+	    "memory") == 0, "an argv that ran out of memory: said");
+	kl_argv_free(&a);
+	kl_pipeline_free(&pl);
+}
+
+/* kl_job_begin: the state folder, a folder in it, the lock. */
+static void
+test_begin(void)
+{
+	char dir[] = "/tmp/t-pipeline.XXXXXX", path[256], job[] = "t.job";
+	struct kl_job j;
+	struct kl_err e;
+	struct stat st;
+	int fd, fd2;
+
+	if (mkdtemp(dir) == NULL) {
+		ok(0, "mkdtemp");
+		return;
+	}
+	memset(&j, 0, sizeof(j));
+	j.kind = KL_JOB_EXPORT;
+	j.path = job;
+	snprintf(path, sizeof(path), "%s/state/deep", dir);
+	j.state_dir = path;
+	fd = kl_job_begin(&j, "export.audiences", &e);
+	ok(fd >= 0, "begin: the lock is taken");
+	snprintf(path, sizeof(path), "%s/state/deep/export.audiences", dir);
+	ok(stat(path, &st) == 0 && S_ISDIR(st.st_mode) &&
+	    (st.st_mode & 0777) == 0700, "begin: the folders, mode 0700");
+	snprintf(path, sizeof(path), "%s/state/deep", dir);
+	fd2 = kl_job_begin(&j, NULL, &e);
+	ok(fd2 == -1 && e.kind == KL_ERR_TRANSIENT,
+	    "begin again: the job is running (exit 75)");
+	ok(strstr(e.msg, "is already running") != NULL, "and says so: %s",
+	    e.msg);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/state/deep/export.lock", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state/deep/export.audiences", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/file", dir);
+	close(open(path, O_WRONLY | O_CREAT, 0600));
+	j.state_dir = path;
+	ok(kl_job_begin(&j, NULL, &e) == -1 && e.kind == KL_ERR_PERMANENT,
+	    "a state folder that is a file: permanent");
+	snprintf(path, sizeof(path), "cannot create the state folder "
+	    "'%s/file': Not a directory", dir);
+	is_str(e.msg, path, "and the message names it");
+	snprintf(path, sizeof(path), "%s/file", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state/deep", dir);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/state", dir);
+	rmdir(path);
+	rmdir(dir);
+}
+
 static void
 test_relay(void)
 {
@@ -227,6 +323,8 @@ main(void)
 	test_status();
 	test_exec();
 	test_lock();
+	test_stage();
+	test_begin();
 	test_relay();
 	return done_testing();
 }

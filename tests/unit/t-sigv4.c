@@ -1,5 +1,5 @@
 /*
- * t-sigv4.c - tests for sigv4.c.
+ * t-sigv4.c - tests for sigv4.c and sigv4canon.c.
  *
  * Three parts.  Known answers: the worked examples of aws-protocol.md
  * §3.2 (Kinesis PutRecords, STS AssumeRole with and without a session
