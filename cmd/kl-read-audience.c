@@ -351,12 +351,8 @@ main(int argc, char **argv)
 		o.interval = 60;
 	o.cfg.sub_id = o.sub_id;
 
-	if (kl_lytics_load(&cfg, &o.lyt, &e) == -1) {
-		kl_lytics_free(&cfg);
+	if (kl_lytics_config(&cfg, &o.lyt, &e) == -1)
 		kl_die(kl_err_status(&e), 0, "%s", e.msg);
-	}
-	kl_log(KL_DEBUG, 0, "lytics endpoint %s (from %s), key from %s",
-	    cfg.url, cfg.url_from, cfg.key_from);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
 	if (kl_lytics_open(&api, &cfg, &e) == -1)
@@ -368,12 +364,7 @@ main(int argc, char **argv)
 
 	kl_out_init();
 	status = o.list ? list(&api) : run(&o, &api, a);
-	if (kl_out_close(&kl_stdout) == -1) {
-		if (status != KL_EXIT_FAIL)
-			kl_log(KL_FATAL, errno, "cannot write the standard "
-			    "output");
-		status = kl_exit_worst(status, KL_EXIT_FAIL);
-	}
+	status = kl_outputs_close(status, NULL, NULL);
 	for (i = 0; a != NULL && i < o.nnames; i++)
 		kl_audience_free(&a[i]);
 	free(a);

@@ -50,21 +50,10 @@ struct opts {
 	struct kl_awsopts aws;
 	struct kl_stream stream;
 	const char	*stream_arg;
-	char		**shards;
-	size_t		 nshards;
-	int		 from;
-	const char	*from_seq;
-	long long	 from_ms;
+	char		**shards;	/* ro.shards, filled here */
 	const char	*ckpt_path;
-	int		 commit;
-	int		 follow;
-	int		 data_only;
-	long long	 until_ms;
-	unsigned long long limit;
-	long		 poll_ms;
-	double		 max_rate;
-	const char	*stats_file;
 	struct kl_ckpt	 ckpt;
+	struct kl_reader_opts ro;	/* the reading options, as parsed */
 };
 
 static const struct option longopts[] = {
@@ -161,28 +150,28 @@ parse_from(struct opts *o, const char *arg)
 	const char *v;
 
 	if (strcmp(arg, "trim-horizon") == 0)
-		o->from = KL_FROM_TRIM_HORIZON;
+		o->ro.from = KL_FROM_TRIM_HORIZON;
 	else if (strcmp(arg, "latest") == 0)
-		o->from = KL_FROM_LATEST;
+		o->ro.from = KL_FROM_LATEST;
 	else if (strncmp(arg, "at-timestamp=", 13) == 0) {
-		o->from = KL_FROM_AT_TIMESTAMP;
-		if ((o->from_ms = time_ms(arg + 13)) < 0)
+		o->ro.from = KL_FROM_AT_TIMESTAMP;
+		if ((o->ro.from_ms = time_ms(arg + 13)) < 0)
 			bad_arg("--from at-timestamp", "an RFC 3339 time",
 			    arg + 13);
-		if (o->from_ms > kl_now_ms() + 1000) {
+		if (o->ro.from_ms > kl_now_ms() + 1000) {
 			kl_log(KL_ERROR, 0, "--from at-timestamp: '%s' is in "
 			    "the future", arg + 13);
 			usage(2);
 		}
 	} else if (strncmp(arg, "at-sequence=", 12) == 0 ||
 	    strncmp(arg, "after-sequence=", 15) == 0) {
-		o->from = arg[1] == 't' ? KL_FROM_AT_SEQUENCE :
+		o->ro.from = arg[1] == 't' ? KL_FROM_AT_SEQUENCE :
 		    KL_FROM_AFTER_SEQUENCE;
 		v = strchr(arg, '=') + 1;
 		if (!kl_ckpt_seq_ok(v))
 			bad_arg("--from", "a sequence number of 1 to 128 "
 			    "digits", v);
-		o->from_seq = v;
+		o->ro.from_seq = v;
 	} else
 		bad_arg("--from", want, arg);
 }
@@ -203,13 +192,13 @@ check_args(struct opts *o, int argc)
 	if (kl_stream_parse(&o->stream, o->stream_arg, why,
 	    sizeof(why)) == -1)
 		kl_die(KL_EXIT_USAGE, 0, "%s", why);
-	if ((o->from == KL_FROM_AT_SEQUENCE ||
-	    o->from == KL_FROM_AFTER_SEQUENCE) && o->nshards != 1) {
+	if ((o->ro.from == KL_FROM_AT_SEQUENCE ||
+	    o->ro.from == KL_FROM_AFTER_SEQUENCE) && o->ro.nshards != 1) {
 		kl_log(KL_ERROR, 0, "--from at-sequence and after-sequence "
 		    "want exactly one --shard");
 		usage(2);
 	}
-	if (o->commit && o->ckpt_path == NULL) {
+	if (o->ro.commit && o->ckpt_path == NULL) {
 		kl_log(KL_ERROR, 0, "--commit wants --checkpoint");
 		usage(2);
 	}
@@ -232,7 +221,7 @@ parse_args(struct opts *o, int argc, char **argv)
 			printf("kl-read-shard (kl) %s\n", PACKAGE_VERSION);
 			exit(0);
 		case 'f':
-			o->follow = 1;
+			o->ro.follow = 1;
 			break;
 		case 'h':
 			usage(0);
@@ -244,29 +233,29 @@ parse_args(struct opts *o, int argc, char **argv)
 			o->ckpt_path = optarg;
 			break;
 		case OPT_COMMIT:
-			o->commit = 1;
+			o->ro.commit = 1;
 			break;
 		case OPT_DATA_ONLY:
-			o->data_only = 1;
+			o->ro.data_only = 1;
 			break;
 		case OPT_FROM:
 			parse_from(o, optarg);
 			break;
 		case OPT_LIMIT:
-			if (kl_parse_uint(optarg, 1, ~0ULL >> 1, &o->limit))
+			if (kl_parse_uint(optarg, 1, ~0ULL >> 1, &o->ro.limit))
 				bad_arg("--limit", "a positive integer",
 				    optarg);
 			break;
 		case OPT_MAX_RATE:
 			errno = 0;
-			o->max_rate = strtod(optarg, &end);
+			o->ro.max_rate = strtod(optarg, &end);
 			if (errno || end == optarg || *end != '\0' ||
-			    !(o->max_rate > 0) || o->max_rate > 1000)
+			    !(o->ro.max_rate > 0) || o->ro.max_rate > 1000)
 				bad_arg("--max-rate", "calls per second, more "
 				    "than 0 and at most 1000", optarg);
 			break;
 		case OPT_POLL:
-			if (kl_parse_ms(optarg, &o->poll_ms) == -1)
+			if (kl_parse_ms(optarg, &o->ro.poll_ms) == -1)
 				bad_arg("--poll-interval", "milliseconds",
 				    optarg);
 			break;
@@ -275,13 +264,13 @@ parse_args(struct opts *o, int argc, char **argv)
 				bad_arg("--shard", "a shard id (1 to 128 "
 				    "letters, digits, '_', '.' or '-')",
 				    optarg);
-			o->shards[o->nshards++] = optarg;
+			o->shards[o->ro.nshards++] = optarg;
 			break;
 		case OPT_STATS:
-			o->stats_file = optarg;
+			o->ro.stats_file = optarg;
 			break;
 		case OPT_UNTIL:
-			if ((o->until_ms = time_ms(optarg)) < 0)
+			if ((o->ro.until_ms = time_ms(optarg)) < 0)
 				bad_arg("--until", "an RFC 3339 time", optarg);
 			break;
 		default:
@@ -312,35 +301,22 @@ commit(void *arg, struct kl_err *e)
 	return kl_ckpt_merge(&o->ckpt, e);
 }
 
+/* Completes the reading options (o->ro) and makes the reader. */
 static struct kl_reader *
 setup(struct opts *o, struct kl_aws *aws, struct kl_progress *p,
     struct kl_err *e)
 {
-	struct kl_reader_opts ro;
 	const char *page = getenv("KL_TEST_LIST_PAGE");
 
-	memset(&ro, 0, sizeof(ro));
-	ro.stream = &o->stream;
-	ro.shards = o->shards;
-	ro.nshards = o->nshards;
-	ro.from = o->from;
-	ro.from_seq = o->from_seq;
-	ro.from_ms = o->from_ms;
-	ro.ckpt = o->ckpt_path != NULL ? &o->ckpt : NULL;
-	ro.commit = o->commit;
-	ro.follow = o->follow;
-	ro.until_ms = o->until_ms;
-	ro.limit = o->limit;
-	ro.poll_ms = o->poll_ms;
-	ro.max_rate = o->max_rate;
-	ro.data_only = o->data_only;
-	ro.list_page = page != NULL ? atol(page) : 0;	/* tests: paging */
-	ro.stats_file = o->stats_file;
-	ro.progress = p;
-	ro.emit = emit;
-	ro.commit_cb = commit;
-	ro.arg = o;
-	return kl_reader_new(aws, &ro, e);
+	o->ro.stream = &o->stream;
+	o->ro.shards = o->shards;
+	o->ro.ckpt = o->ckpt_path != NULL ? &o->ckpt : NULL;
+	o->ro.list_page = page != NULL ? atol(page) : 0;	/* tests */
+	o->ro.progress = p;
+	o->ro.emit = emit;
+	o->ro.commit_cb = commit;
+	o->ro.arg = o;
+	return kl_reader_new(aws, &o->ro, e);
 }
 
 int
@@ -360,9 +336,9 @@ main(int argc, char **argv)
 #endif
 	memset(&o, 0, sizeof(o));
 	kl_ckpt_init(&o.ckpt);
-	o.from = KL_FROM_TRIM_HORIZON;
-	o.poll_ms = 1000;
-	o.max_rate = 2;
+	o.ro.from = KL_FROM_TRIM_HORIZON;
+	o.ro.poll_ms = 1000;
+	o.ro.max_rate = 2;
 	if ((o.shards = calloc((size_t)argc + 1, sizeof(char *))) == NULL)
 		kl_die(KL_EXIT_FAIL, ENOMEM, "cannot start");
 	parse_args(&o, argc, argv);

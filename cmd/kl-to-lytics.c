@@ -14,14 +14,11 @@
  *   for byte and numbers keep every digit; only --filter parses the line
  *   with libjq.  A record with data_base64 (a payload kl-read-shard found
  *   not to be JSON) is sent if its bytes are a JSON object.
- * - A record belongs to the batch its last event lands in; a record that
- *   yields nothing or is rejected belongs to the batch being filled.
- *   Once a batch is settled (each event acknowledged, or refused and in
- *   --rejects) the checkpoint moves to the newest position of each shard
- *   among its records: batches go one after the other, so everything
- *   earlier of that shard is settled too.
- * - A batch leaves when full (--batch-size, --batch-bytes) or --linger
- *   ms after its first record, whichever comes first.
+ * - Batching, sending and moving the checkpoint are tolytics.c's: a
+ *   batch leaves when full (--batch-size, --batch-bytes) or --linger ms
+ *   after its first record; the checkpoint moves once a batch is settled
+ *   (each event acknowledged, or refused and in --rejects).  This file
+ *   prints the acknowledgements, writes the rejects and decides the exit.
  * - When retries run out, each record read and not delivered goes to
  *   --rejects; then the input is drained there too until it ends or stays
  *   quiet for --linger ms, so replaying the rejects loses nothing.  The
@@ -60,31 +57,10 @@ struct opts {
 	long			 linger;
 };
 
-struct rec {			/* a record with events in the batch */
-	const char	*name;	/* its input */
-	long		 line;
-	size_t		 off, len;	/* its text in recs */
-	int		 rejected;
-};
-
 struct state {
 	const struct opts	*o;
-	struct kl_lytics_api	 api;
-	struct kl_lytics_batch	 batch;
-	struct kl_buf		 recs;		/* text of the batch's records */
-	struct rec		*rec;
-	size_t			 nrec, reccap;
-	long			 cur;		/* the record in hand's, or -1 */
-	struct kl_lytpos	*pos;		/* the newest of each shard */
-	size_t			 npos, poscap;
-	long			 first_ms;	/* 0: nothing waits */
-	struct kl_lytrec	 lr;		/* the line in hand's events */
-	struct kl_ckpt		 ck;
-	int			 use_ck;
+	struct kl_tolytics	 t;		/* the engine */
 	struct kl_rejects	 rj;
-	const char		*name;		/* the line in hand's input */
-	long			 line;
-	long			 events, batches, refused;
 	int			 status;
 };
 
@@ -154,47 +130,23 @@ usage(int status)
 	exit(status);
 }
 
-static void *
-xgrow(void *p, size_t *cap, size_t n, size_t size)
+/* Writes one reject (cb.bad); NotDelivered ones are said all at once. */
+static void
+reject(void *arg, const char *input, long line, long index,
+    const char *code, const char *msg, const char *rec, size_t n, int json)
 {
-	size_t c = *cap ? *cap * 2 : 64;
+	struct state *st = arg;
 
-	if (n < *cap)
-		return p;
-	if ((p = reallocarray(p, c, size)) == NULL)
-		kl_die(KL_EXIT_FAIL, ENOMEM, "cannot grow a batch");
-	*cap = c;
-	return p;
-}
-
-/* Rejects the record rec[0..n) of name:line, with the reason. */
-static int
-reject(struct state *st, const char *name, long line, const char *code,
-    const char *msg, const char *rec, size_t n, int is_json, int quiet)
-{
-	if (!quiet)
-		kl_log(KL_ERROR, 0, "%s:%ld: %s", kl_input_name(name), line,
-		    msg);
-	if (kl_reject(&st->rj, strcmp(name, "-") == 0 ? NULL : name, line,
-	    code, msg, rec, n, is_json) == -1)
+	if (strcmp(code, "NotDelivered") != 0)
+		kl_log(KL_ERROR, 0, "%s:%ld: %s", input, line, msg);
+	if (kl_reject(&st->rj, input, line, code, msg, rec, n, json) == -1)
 		kl_die(KL_EXIT_FAIL, errno, "cannot write '%s'",
 		    st->o->rejects);
 	if (st->status == KL_EXIT_OK)
 		st->status = KL_EXIT_PARTIAL;
-	return 0;
 }
 
-static void
-reject_rec(struct state *st, struct rec *r, const char *code,
-    const char *msg, int quiet)
-{
-	if (r->rejected)
-		return;
-	r->rejected = 1;
-	reject(st, r->name, r->line, code, msg, st->recs.data + r->off,
-	    r->len, 1, quiet);
-}
-
+/* Prints one batch acknowledgement (cb.ack). */
 static int
 on_ack(void *arg, const struct kl_lytics_ack *a, struct kl_err *e)
 {
@@ -203,203 +155,14 @@ on_ack(void *arg, const struct kl_lytics_ack *a, struct kl_err *e)
 	int r;
 
 	kl_buf_init(&b);
-	kl_buf_addc(&b, '{');
-	kl_js_put_key(&b, "stream");
-	kl_buf_add_jstr(&b, st->o->col.stream, strlen(st->o->col.stream));
-	kl_buf_addf(&b, ",\"events\":%ld", a->events);
-	kl_buf_adds(&b, ",\"message_count\":");
-	kl_buf_addf(&b, a->message_count < 0 ? "null" : "%ld",
-	    a->message_count);
-	kl_buf_adds(&b, ",\"rejected_count\":");
-	kl_buf_addf(&b, a->rejected_count < 0 ? "null" : "%ld",
-	    a->rejected_count);
-	kl_buf_addc(&b, '}');
-	st->batches++;
-	st->events += a->events;
-	if (a->rejected_count > 0) {
-		kl_log(KL_WARNING, 0, "Lytics refused %ld of %ld events of a "
-		    "batch without saying which", a->rejected_count, a->events);
-		st->refused += a->rejected_count;
-		if (st->status == KL_EXIT_OK)
-			st->status = KL_EXIT_PARTIAL;
-	}
+	kl_tolytics_ack(&b, st->o->col.stream, a);
+	if (a->rejected_count > 0 && st->status == KL_EXIT_OK)
+		st->status = KL_EXIT_PARTIAL;	/* the engine warned */
 	if ((r = b.err ? -1 : kl_emit(b.data, b.len)) == -1)
 		kl_err_set(e, KL_ERR_PERMANENT, 0, NULL, "cannot write the "
 		    "standard output: %s", strerror(b.err ? ENOMEM : errno));
 	kl_buf_free(&b);
 	return r;
-}
-
-static int
-on_reject(void *arg, const struct kl_lytics_ev *ev, struct kl_err *e)
-{
-	struct state *st = arg;
-
-	reject_rec(st, &st->rec[ev->tag], "BadRequest", e->msg, 0);
-	return 0;
-}
-
-/* Moves the checkpoint to the settled batch's positions. */
-static int
-advance(struct state *st, struct kl_err *e)
-{
-	size_t i;
-	int moved = 0;
-
-	if (!st->use_ck || st->o->col.dryrun || st->npos == 0)
-		return 0;
-	for (i = 0; i < st->npos; i++)
-		if (kl_ckpt_set(&st->ck, st->pos[i].shard, st->pos[i].seq,
-		    st->pos[i].sub) == 1)
-			moved = 1;
-	return moved ? kl_ckpt_merge(&st->ck, e) : 0;
-}
-
-/*
- * Sends the batch in hand and settles it.  Returns 0, or -1 with e
- * filled; records not delivered are then in --rejects.
- */
-static int
-flush(struct state *st, struct kl_err *e)
-{
-	struct kl_lytics_cb cb = { on_ack, on_reject, st };
-	size_t i;
-	int r;
-
-	if (st->first_ms == 0)
-		return 0;
-	r = kl_lytics_send(&st->api, &st->o->col, &st->batch, &cb, e);
-	if (r == 0)
-		r = advance(st, e);
-	else if (e->kind == KL_ERR_TRANSIENT || e->kind == KL_ERR_STOPPED) {
-		for (i = 0; i < st->batch.n; i++)
-			if (st->batch.ev[i].state == KL_LYTICS_EV_PENDING)
-				reject_rec(st, &st->rec[st->batch.ev[i].tag],
-				    "NotDelivered", e->msg, 1);
-		st->use_ck = 0;
-	}
-	kl_lytics_batch_reset(&st->batch);
-	kl_buf_reset(&st->recs);
-	st->nrec = st->npos = 0;
-	st->cur = -1;
-	st->first_ms = 0;
-	return r;
-}
-
-/* Adds the record in hand's events to the batch, sending when full. */
-static int
-add_events(struct state *st, const char *line, size_t len, struct kl_err *e)
-{
-	const struct opts *o = st->o;
-	size_t i, from, n;
-	struct rec *r;
-	long r0;
-
-	for (i = 0; i < st->lr.nev; i++) {
-		from = i ? st->lr.ev[i - 1] : 0;
-		n = st->lr.ev[i] - from;
-		if (st->batch.n > 0 && (st->batch.n >= o->batch_size ||
-		    kl_lytics_batch_size_with(&st->batch, n) > o->batch_bytes)
-		    && (r0 = st->cur) >= -1 && flush(st, e) == -1) {
-			if (r0 < 0 && (e->kind == KL_ERR_TRANSIENT ||
-			    e->kind == KL_ERR_STOPPED))
-				reject(st, st->name, st->line, "NotDelivered",
-				    e->msg, line, len, 1, 1);
-			return -1;
-		}
-		if (st->cur < 0) {
-			st->rec = xgrow(st->rec, &st->reccap, st->nrec,
-			    sizeof(*st->rec));
-			r = &st->rec[st->cur = (long)st->nrec++];
-			r->name = st->name;
-			r->line = st->line;
-			r->off = st->recs.len;
-			r->len = len;
-			r->rejected = 0;
-			kl_buf_add(&st->recs, line, len);
-		}
-		if (st->recs.err || kl_lytics_batch_add(&st->batch,
-		    st->lr.evs.data + from, n, st->cur) == -1)
-			kl_die(KL_EXIT_FAIL, ENOMEM, "cannot grow a batch");
-		if (st->first_ms == 0)
-			st->first_ms = kl_mono_ms();
-	}
-	return 0;
-}
-
-/* Makes p the newest position of its shard in the batch being filled. */
-static void
-put_pos(struct state *st, const struct kl_lytpos *p)
-{
-	size_t i;
-
-	for (i = 0; i < st->npos; i++)
-		if (strcmp(st->pos[i].shard, p->shard) == 0)
-			break;
-	if (i == st->npos) {
-		st->pos = xgrow(st->pos, &st->poscap, st->npos,
-		    sizeof(*st->pos));
-		st->npos++;
-	}
-	st->pos[i] = *p;
-	if (st->first_ms == 0)
-		st->first_ms = kl_mono_ms();
-}
-
-/* One input line: its events into the batch (lytrec.c), or a reject. */
-static int
-do_line(struct state *st, const char *line, size_t len, struct kl_err *e)
-{
-	struct kl_lytrec *r = &st->lr;
-
-	st->cur = -1;
-	if (kl_lytrec_line(r, line, len, st->use_ck ? &st->ck : NULL) == -1)
-		kl_die(KL_EXIT_FAIL, ENOMEM, "%s", r->nomem);
-	if (r->fatal)
-		return -1;
-	if (r->json) {
-		line = r->line.data;
-		len = r->line.len;
-	}
-	if (r->code != NULL)
-		reject(st, st->name, st->line, r->code, r->why, line, len,
-		    r->json, 0);
-	else if (add_events(st, line, len, e) == -1)
-		return -1;
-	if (r->has_pos)
-		put_pos(st, &r->pos);
-	return 0;
-}
-
-/*
- * After retries ran out: rejects the rest of the input until it ends,
- * stays quiet for --linger ms, or a stop signal arrives.
- */
-static void
-drain(struct state *st, struct kl_inputs *ins, const char *msg)
-{
-	long n = 0;
-	size_t len;
-	char *line;
-	int r;
-
-	while (!kl_stopping()) {
-		if (ins->open && kl_in_wait(&ins->in, st->o->linger) != 1)
-			break;
-		if ((r = kl_inputs_line(ins, &line, &len)) == 0)
-			break;
-		if (r == -1) {
-			if (errno == EINTR)
-				continue;
-			break;
-		}
-		reject(st, ins->paths[ins->i - 1], ins->in.line,
-		    "NotDelivered", msg, line, len, kl_js_parse(line, len,
-		    NULL, NULL) == 0, 1);
-		n++;
-	}
-	if (n > 0)
-		kl_log(KL_ERROR, 0, "%ld more records not sent", n);
 }
 
 /* Whether --max-rejects was exceeded (said once). */
@@ -414,66 +177,57 @@ too_many(struct state *st)
 	return 1;
 }
 
-/* Reads every input; returns the exit status. */
+/* Says why the input stopped short (kl_tolytics_next's r). */
+static void
+input_failed(struct state *st, const struct kl_inputs *ins, int r, int err)
+{
+	if (r == KL_TOLYTICS_READ && err == E2BIG)
+		kl_log(KL_FATAL, 0, "%s:%ld: a line over %lu bytes: not NDJSON",
+		    kl_input_name(ins->in.name), ins->in.line + 1,
+		    KL_LINE_MAX);
+	else if (r == KL_TOLYTICS_READ)
+		kl_log(KL_FATAL, err, "cannot read '%s'",
+		    kl_input_name(ins->in.name));
+	else
+		kl_log(KL_FATAL, 0, "%s:%ld: %s", kl_input_name(st->t.name),
+		    st->t.line, st->t.lr.why);
+}
+
+/*
+ * Reads every input into batches (tolytics.c) and sends the last one;
+ * after a failed request, drains the input into --rejects.  Returns the
+ * exit status.
+ */
 static int
 run(struct state *st, char **argv)
 {
 	struct kl_inputs ins;
 	struct kl_err e;
-	long left;
-	size_t len;
-	char *line;
 	int r, status = KL_EXIT_OK;
+	long n;
 
 	kl_err_clear(&e);
 	kl_inputs_init(&ins, argv);
-	while (!kl_stopping()) {
-		if (st->first_ms != 0 && ins.open) {
-			left = st->first_ms + st->o->linger - kl_mono_ms();
-			r = left > 0 ? kl_in_wait(&ins.in, left) : 0;
-			if (r == 0 && flush(st, &e) == -1)
-				break;
-			if (r <= 0)
-				continue;
-		}
-		if ((r = kl_inputs_line(&ins, &line, &len)) == 0)
-			break;
-		if (r == -1 && errno == EINTR)
-			continue;
-		if (r == -1 && errno == E2BIG)
-			kl_log(KL_FATAL, 0, "%s:%ld: a line over %lu bytes: "
-			    "not NDJSON", kl_input_name(ins.in.name),
-			    ins.in.line + 1, KL_LINE_MAX);
-		else if (r == -1)
-			kl_log(KL_FATAL, errno, "cannot read '%s'",
-			    kl_input_name(ins.in.name));
-		if (r == -1) {
-			status = KL_EXIT_FAIL;
-			break;
-		}
-		st->name = ins.paths[ins.i - 1];
-		st->line = ins.in.line;
-		if (do_line(st, line, len, &e) == -1)
-			break;
-		if (too_many(st)) {
-			status = KL_EXIT_FAIL;
-			break;
-		}
-	}
-	if (st->lr.fatal) {
-		kl_log(KL_FATAL, 0, "%s:%ld: %s", kl_input_name(st->name),
-		    st->line, st->lr.why);
+	while ((r = kl_tolytics_next(&st->t, &ins, &e)) == 1 && !too_many(st))
+		;
+	if (r == KL_TOLYTICS_NOMEM)
+		kl_die(KL_EXIT_FAIL, ENOMEM, "%s", e.msg);
+	if (r == KL_TOLYTICS_READ || r == KL_TOLYTICS_FATAL)
+		input_failed(st, &ins, r, e.sys);
+	if (r == 1 || r == KL_TOLYTICS_READ || r == KL_TOLYTICS_FATAL) {
 		status = KL_EXIT_FAIL;
+		kl_err_clear(&e);
 	}
-	if (e.kind == KL_ERR_NONE && flush(st, &e) == 0 &&
+	if (e.kind == KL_ERR_NONE && kl_tolytics_flush(&st->t, &e) == 0 &&
 	    status != KL_EXIT_FAIL && too_many(st))
 		status = KL_EXIT_FAIL;
 	if (e.kind != KL_ERR_NONE) {
 		status = kl_exit_worst(status, kl_err_status(&e));
 		if (e.kind != KL_ERR_STOPPED)
 			kl_log(KL_FATAL, 0, "%s", e.msg);
-		if (e.kind == KL_ERR_TRANSIENT)
-			drain(st, &ins, e.msg);
+		if (e.kind == KL_ERR_TRANSIENT && (n = kl_put_drain(&ins,
+		    st->o->linger, e.msg, reject, st)) > 0)
+			kl_log(KL_ERROR, 0, "%ld more records not sent", n);
 	}
 	kl_inputs_close(&ins);
 	return kl_exit_worst(status, st->status);
@@ -555,10 +309,7 @@ check_args(struct opts *o, struct state *st, char **argv)
 		kl_log(KL_ERROR, 0, "--stream is required");
 		usage(2);
 	}
-	for (p = s; *p != '\0' && (unsigned char)*p > ' ' && *p != 0x7f &&
-	    *p != '/'; p++)
-		;
-	if (*s == '\0' || *p != '\0' || p - s > 256)
+	if (!kl_lytics_stream_ok(s))
 		kl_die(KL_EXIT_USAGE, 0, "--stream wants a Lytics stream name, "
 		    "1 to 256 bytes without spaces, controls or '/': '%s'", s);
 	if (o->col.timestamp_field != NULL && *o->col.timestamp_field == '\0')
@@ -568,12 +319,12 @@ check_args(struct opts *o, struct state *st, char **argv)
 		o->max_event = o->batch_bytes - 2;
 	if (kl_stdin_is_tty(argv))
 		usage(2);
-	st->lr.max_event = (size_t)o->max_event;
-	if (o->filter == NULL || kl_lytrec_filter(&st->lr, o->filter) == 0)
+	st->t.lr.max_event = (size_t)o->max_event;
+	if (o->filter == NULL || kl_lytrec_filter(&st->t.lr, o->filter) == 0)
 		return;
 	if (errno == ENOMEM)
 		kl_die(KL_EXIT_FAIL, ENOMEM, "jq_init");
-	for (s = st->lr.jqmsg.data; s != NULL && *s != '\0'; s = p + 1) {
+	for (s = st->t.lr.jqmsg.data; s != NULL && *s != '\0'; s = p + 1) {
 		p = strchr(s, '\n');
 		kl_log(KL_ERROR, 0, "--filter: %.*s", (int)(p - s), s);
 	}
@@ -588,17 +339,12 @@ setup(struct opts *o, struct state *st)
 	struct kl_err e;
 	int r;
 
-	if (kl_lytics_load(&cfg, &o->lyt, &e) == -1) {
-		kl_lytics_free(&cfg);
+	if (kl_lytics_config(&cfg, &o->lyt, &e) == -1)
 		kl_die(kl_err_status(&e), 0, "%s", e.msg);
-	}
-	kl_log(KL_DEBUG, 0, "lytics endpoint %s (from %s), key from %s",
-	    cfg.url, cfg.url_from, cfg.key_from);
-	kl_ckpt_init(&st->ck);
 	if (o->checkpoint != NULL) {
-		if (kl_ckpt_load(&st->ck, o->checkpoint, NULL, &e) == -1)
+		if (kl_ckpt_load(&st->t.ck, o->checkpoint, NULL, &e) == -1)
 			kl_die(kl_err_status(&e), 0, "%s", e.msg);
-		st->use_ck = 1;
+		st->t.use_ck = 1;
 		if (o->col.dryrun)
 			kl_log(KL_INFO, 0, "--dry-run: '%s' stays as it is",
 			    o->checkpoint);
@@ -607,25 +353,14 @@ setup(struct opts *o, struct state *st)
 		kl_die(KL_EXIT_FAIL, errno, "cannot open '%s'", o->rejects);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		kl_die(KL_EXIT_FAIL, 0, "cannot initialise libcurl");
-	r = kl_lytics_open(&st->api, &cfg, &e);
+	r = kl_tolytics_open(&st->t, &cfg, (long)o->retry_budget, &e);
 	kl_lytics_free(&cfg);
 	if (r == -1)
 		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
-	st->api.finish = 1;
-	st->api.budget_ms = (long)o->retry_budget;
-}
-
-static void
-cleanup(struct state *st)
-{
-	kl_lytics_close(&st->api);
-	kl_lytics_batch_free(&st->batch);
-	kl_buf_free(&st->recs);
-	kl_lytrec_free(&st->lr);
-	free(st->rec);
-	free(st->pos);
-	kl_ckpt_free(&st->ck);
-	curl_global_cleanup();
+	st->t.col = &o->col;
+	st->t.batch_size = (size_t)o->batch_size;
+	st->t.batch_bytes = (size_t)o->batch_bytes;
+	st->t.linger = o->linger;
 }
 
 int
@@ -633,6 +368,7 @@ main(int argc, char **argv)
 {
 	struct opts o;
 	struct state st;
+	const struct kl_tolytics_cb cb = { on_ack, reject, &st };
 	int status;
 
 	kl_prog = "kl-to-lytics";
@@ -645,29 +381,18 @@ main(int argc, char **argv)
 	o.linger = 500;
 	o.retry_budget = KL_LYTICS_BUDGET_MS;
 	st.o = &o;
-	st.cur = -1;
-	kl_lytics_batch_init(&st.batch);
-	kl_lytrec_init(&st.lr);
+	kl_tolytics_init(&st.t, &cb);
 	parse_args(&o, argc, argv);
 	argv += optind;
 	check_args(&o, &st, argv);
 	setup(&o, &st);
 
 	kl_out_init();
-	status = run(&st, argv);
-	if (kl_out_close(&kl_stdout) == -1) {
-		if (status != KL_EXIT_FAIL)
-			kl_log(KL_FATAL, errno, "cannot write the standard "
-			    "output");
-		status = kl_exit_worst(status, KL_EXIT_FAIL);
-	}
-	if (kl_rejects_close(&st.rj) == -1) {
-		kl_log(KL_FATAL, errno, "cannot write '%s'", o.rejects);
-		status = kl_exit_worst(status, KL_EXIT_FAIL);
-	}
+	status = kl_outputs_close(run(&st, argv), &st.rj, o.rejects);
 	kl_log(KL_INFO, 0, "%ld events in %ld batches delivered to '%s'%s, "
-	    "%ld records rejected", st.events, st.batches, o.col.stream,
+	    "%ld records rejected", st.t.events, st.t.batches, o.col.stream,
 	    o.col.dryrun ? " (dry run)" : "", st.rj.count);
-	cleanup(&st);
+	kl_tolytics_free(&st.t);
+	curl_global_cleanup();
 	kl_exit(status);
 }

@@ -385,17 +385,7 @@ main(int argc, char **argv)
 		kl_die(KL_EXIT_FAIL, 0, "%s", e.msg);
 
 	kl_out_init();
-	st.status = run(&st, argv);
-	if (kl_out_close(&kl_stdout) == -1) {
-		if (st.status != KL_EXIT_FAIL)
-			kl_log(KL_FATAL, errno, "cannot write the standard "
-			    "output");
-		st.status = kl_exit_worst(st.status, KL_EXIT_FAIL);
-	}
-	if (kl_rejects_close(&st.rj) == -1) {
-		kl_log(KL_FATAL, errno, "cannot write '%s'", o.rejects);
-		st.status = kl_exit_worst(st.status, KL_EXIT_FAIL);
-	}
+	st.status = kl_outputs_close(run(&st, argv), &st.rj, o.rejects);
 	ps = kl_putter_stats(st.p);
 	kl_log(KL_INFO, 0, "%ld records put in %ld requests, %ld retried, "
 	    "%ld rejected", ps->acked, ps->requests, ps->retried,

@@ -216,6 +216,9 @@ int	 kl_reject(struct kl_rejects *, const char *, long, const char *,
 	    const char *, const char *, size_t, int);
 int	 kl_rejects_close(struct kl_rejects *);
 
+/* outputs.c: a command's last step: the standard output and --rejects */
+int	 kl_outputs_close(int, struct kl_rejects *, const char *);
+
 /* util.c */
 int	 kl_parse_uint(const char *, unsigned long long, unsigned long long,
 	    unsigned long long *);
@@ -825,6 +828,9 @@ int	 kl_lytics_scan_open(struct kl_lytics_scan *, struct kl_lytics_api *,
 long	 kl_lytics_scan_page(struct kl_lytics_scan *, struct kl_jspan *,
 	    struct kl_err *);
 void	 kl_lytics_scan_close(struct kl_lytics_scan *);
+int	 kl_lytics_stream_ok(const char *);
+int	 kl_lytics_config(struct kl_lytics *, const struct kl_lyticsopts *,
+	    struct kl_err *);
 
 /* lytrec.c: kl-to-lytics' input lines: their events and positions */
 #define KL_LYTREC_SHARD_MAX	128	/* bytes of a shard id */
@@ -855,6 +861,55 @@ void	 kl_lytrec_free(struct kl_lytrec *);
 int	 kl_lytrec_filter(struct kl_lytrec *, const char *);
 int	 kl_lytrec_line(struct kl_lytrec *, const char *, size_t,
 	    struct kl_ckpt *);
+
+/* tolytics.c: kl-to-lytics' engine: batches, delivery, the checkpoint */
+enum {				/* kl_tolytics_next, besides 1 and 0 */
+	KL_TOLYTICS_NOMEM = -4, KL_TOLYTICS_FATAL, KL_TOLYTICS_READ,
+	KL_TOLYTICS_SEND
+};
+struct kl_tolytics_cb {
+	/* an acknowledged request: 0, or -1 with e filled to stop */
+	int	(*ack)(void *, const struct kl_lytics_ack *, struct kl_err *);
+	/* a record not delivered: input, line, -1, code, msg, rec, json */
+	void	(*bad)(void *, const char *, long, long, const char *,
+		    const char *, const char *, size_t, int);
+	void	*arg;
+};
+struct kl_tolytics_rec;
+struct kl_tolytics {		/* after kl_tolytics_init, the caller sets: */
+	const struct kl_lytics_collect *col;
+	size_t			 batch_size;	/* events per request */
+	size_t			 batch_bytes;	/* body bytes per request */
+	long			 linger;	/* ms a partial batch waits */
+	struct kl_tolytics_cb	 cb;		/* kl_tolytics_init */
+	struct kl_lytics_api	 api;		/* kl_tolytics_open */
+	struct kl_lytrec	 lr;		/* max_event, the filter */
+	struct kl_ckpt		 ck;		/* loaded if use_ck */
+	int			 use_ck;
+	/* and reads: */
+	const char		*name;		/* the line in hand's input */
+	long			 line;
+	long			 events, batches, refused; /* acked */
+	/* the engine's own: */
+	struct kl_lytics_batch	 batch;
+	struct kl_buf		 recs;		/* the records' text */
+	struct kl_tolytics_rec	*rec;
+	size_t			 nrec, reccap;
+	long			 cur;		/* the line's rec, or -1 */
+	struct kl_lytpos	*pos;		/* the newest of each shard */
+	size_t			 npos, poscap;
+	long			 first_ms;	/* 0: nothing waits */
+};
+void	 kl_tolytics_init(struct kl_tolytics *,
+	    const struct kl_tolytics_cb *);
+int	 kl_tolytics_open(struct kl_tolytics *, const struct kl_lytics *, long,
+	    struct kl_err *);
+void	 kl_tolytics_free(struct kl_tolytics *);
+void	 kl_tolytics_ack(struct kl_buf *, const char *,
+	    const struct kl_lytics_ack *);
+int	 kl_tolytics_flush(struct kl_tolytics *, struct kl_err *);
+int	 kl_tolytics_next(struct kl_tolytics *, struct kl_inputs *,
+	    struct kl_err *);
 
 /* sts.c, stsxml.c: STS AssumeRole, GetCallerIdentity, the role cache */
 #define KL_STS_NS	"https://sts.amazonaws.com/doc/2011-06-15/"

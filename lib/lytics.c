@@ -1,7 +1,8 @@
 /*
  * lytics.c - the Lytics API client (lytics-api.md): data collection
  * (POST /collect/json/{stream}), segments, segment scans and the entity
- * lookup, over one kept-alive connection.
+ * lookup, over one kept-alive connection; and the first step of a
+ * Lytics command, its endpoint and key (kl_lytics_config).
  *
  * The API key is sent as the raw Authorization header value (contract
  * 3), never in the URL: query strings end up in proxy and server logs.
@@ -236,6 +237,41 @@ envelope(const struct kl_http_req *req, const struct kl_http_resp *resp,
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Resolves the endpoint and key of the options o into cfg (kl_lytics_load)
+ * and logs where they came from at debug level; the first step of a
+ * Lytics command, before kl_lytics_open.  The caller frees cfg with
+ * kl_lytics_free after a success; after a failure it is freed already.
+ * Returns 0, or -1 with e filled (kl_err_status gives the exit status).
+ */
+int
+kl_lytics_config(struct kl_lytics *cfg, const struct kl_lyticsopts *o,
+    struct kl_err *e)
+{
+	if (kl_lytics_load(cfg, o, e) == -1) {
+		kl_lytics_free(cfg);
+		return -1;
+	}
+	kl_log(KL_DEBUG, 0, "lytics endpoint %s (from %s), key from %s",
+	    cfg->url, cfg->url_from, cfg->key_from);
+	return 0;
+}
+
+/*
+ * Returns 1 if s can name a Lytics data stream: 1 to 256 bytes, none of
+ * them white space, a control character or '/'; else 0.
+ */
+int
+kl_lytics_stream_ok(const char *s)
+{
+	const char *p;
+
+	for (p = s; *p != '\0' && (unsigned char)*p > ' ' && *p != 0x7f &&
+	    *p != '/'; p++)
+		;
+	return *s != '\0' && *p == '\0' && p - s <= 256;
 }
 
 /*

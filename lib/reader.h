@@ -1,9 +1,9 @@
 /*
- * reader.h - what the two files of the stream reader share (reader.c:
- * shards, lineage, pages, the run; readcall.c: requests over the libcurl
- * multi handle, retries, scheduling, statistics).  Private to them: the
- * rest of kl sees struct kl_reader through kl.h only.  Needs <curl/curl.h>
- * and kl.h first.
+ * reader.h - what the three files of the stream reader share (reader.c:
+ * shards, lineage, positions, the run; readpage.c: GetRecords pages into
+ * records; readcall.c: requests over the libcurl multi handle, retries,
+ * scheduling, statistics).  Private to them: the rest of kl sees struct
+ * kl_reader through kl.h only.  Needs <curl/curl.h> and kl.h first.
  */
 #ifndef KL_READER_H
 #define KL_READER_H
@@ -132,8 +132,10 @@ void	 kl_rd_resume_spec(struct shard *);
 int	 kl_rd_aged_out(struct shard *, const struct kl_err *);
 void	 kl_rd_got_list(struct kl_reader *, struct call *);
 void	 kl_rd_got_iter(struct kl_reader *, struct call *);
-void	 kl_rd_got_page(struct kl_reader *, struct call *);
 void	 kl_rd_commit(struct kl_reader *);
+
+/* readpage.c */
+void	 kl_rd_got_page(struct kl_reader *, struct call *);
 
 /* readcall.c */
 void	 kl_rd_call_put(struct kl_reader *, struct call *);

@@ -1,5 +1,5 @@
 /*
- * fz-jscan.c - libFuzzer target for jscan.c.
+ * fz-jscan.c - libFuzzer target for jscan.c and jread.c.
  *
  * Each input is checked three ways:
  *
@@ -17,7 +17,7 @@
  *
  * Build and run (Debian 12, clang 14):
  *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I/tmp/cfg -Ilib \
- *       lib/jscan.c lib/buf.c tests/fuzz/fz-jscan.c -ljq -o fz
+ *       lib/jscan.c lib/jread.c lib/buf.c tests/fuzz/fz-jscan.c -ljq -o fz
  *   ./fz -max_total_time=60
  */
 #include <config.h>

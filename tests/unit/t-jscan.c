@@ -1,8 +1,9 @@
 /*
- * t-jscan.c - tests for jscan.c: accept and reject cases written in the
- * JSONTestSuite manner (y_ must pass, n_ must fail), minify exactness,
- * lookups, paths, iteration, decoders and writers, a differential test
- * against libjq 1.6 on every case, and a seeded random round.
+ * t-jscan.c - tests for jscan.c and jread.c: accept and reject cases
+ * written in the JSONTestSuite manner (y_ must pass, n_ must fail), minify
+ * exactness, lookups, paths, iteration, decoders and writers, a
+ * differential test against libjq 1.6 on every case, and a seeded random
+ * round.
  *
  * Where libjq 1.6 and kl differ, kl is the strict one; each difference
  * was found by experiment against Debian 12's libjq 1.6 and is pinned by

@@ -4,7 +4,8 @@
  * (events left pending) and a stop; then the read side against the Lytics
  * stand-in (tests/fakes/lytics-standin.py, started here from $srcdir with
  * its seed): segment list and lookup, a paged scan, an expired scan
- * token, entity lookups.  Collect is tested in tests/kl-to-lytics.t.
+ * token, entity lookups; and the set-up helpers, kl_lytics_config and
+ * kl_lytics_stream_ok.  Collect is tested in tests/kl-to-lytics.t.
  */
 #include <config.h>
 
@@ -180,6 +181,38 @@ read_side(void)
 	rmdir(dir);
 }
 
+static void
+setup_helpers(void)
+{
+	struct kl_lyticsopts o = { "http://127.0.0.1:9/", NULL };
+	struct kl_lytics l;
+	struct kl_err e;
+	char s[258];
+
+	unsetenv("LYTICS_API_KEY");
+	ok(kl_lytics_config(&l, &o, &e) == -1 && e.kind == KL_ERR_CONFIG,
+	    "config without a key: -1, a configuration error");
+	setenv("LYTICS_API_KEY", "at.unit-test-key", 1);
+	ok(kl_lytics_config(&l, &o, &e) == 0 &&
+	    strcmp(l.url, "http://127.0.0.1:9") == 0 &&
+	    strcmp(l.url_from, "--lytics-url") == 0 &&
+	    strcmp(l.key, "at.unit-test-key") == 0,
+	    "config: the URL without its slash, the key from the environment");
+	kl_lytics_free(&l);
+	unsetenv("LYTICS_API_KEY");
+	memset(s, 'x', sizeof(s) - 2);
+	s[256] = '\0';
+	ok(kl_lytics_stream_ok("web") && kl_lytics_stream_ok(s),
+	    "stream names of 1 and 256 bytes");
+	s[256] = 'x';
+	s[257] = '\0';
+	ok(!kl_lytics_stream_ok(s) && !kl_lytics_stream_ok(""),
+	    "not of 257 bytes, nor empty");
+	ok(!kl_lytics_stream_ok("a b") && !kl_lytics_stream_ok("a/b") &&
+	    !kl_lytics_stream_ok("a\tb") && !kl_lytics_stream_ok("a\177"),
+	    "no spaces, '/' or controls");
+}
+
 int
 main(void)
 {
@@ -192,7 +225,7 @@ main(void)
 	char url[] = "http://127.0.0.1:1", key[] = "at.unit-test-key";
 
 	kl_prog = "t-lytics";
-	plan(33);
+	plan(38);
 	kl_lytics_batch_init(&b);
 	is_int((long long)kl_lytics_batch_size_with(&b, 7), 9,
 	    "an empty batch with a 7-byte event: 9 bytes with brackets");
@@ -210,6 +243,7 @@ main(void)
 	ok(kl_lytics_batch_add(&b, "{\"b\":2}", 7, 0) == 0 &&
 	    strcmp(b.body.data, "[{\"b\":2}") == 0, "reset: a new body");
 
+	setup_helpers();
 	curl_global_init(CURL_GLOBAL_DEFAULT);
 	read_side();
 	l.url = url;

@@ -2,8 +2,9 @@
  * t-putter.c - tests for putrec.c, the record side of kl-trigger-put:
  * lines into records, partition keys and their fallbacks, the cut to 256
  * UTF-16 units, --fields, the PutRecords entry and result, the
- * acknowledgement line.  The engine (putter.c) needs a peer: its tests are
- * in tests/kl-trigger-put.t, against a stub, kinesalite and a faulty front.
+ * acknowledgement line.  The engine (putter.c, putcall.c) needs a peer:
+ * its tests are in tests/kl-trigger-put.t, against a stub, kinesalite and
+ * a faulty front.
  */
 #include <config.h>
 
