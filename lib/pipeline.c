@@ -30,6 +30,10 @@
  *   ranks 128+n with 1 and 75).  A death that the runner caused (SIGTERM
  *   or SIGKILL it sent after another stage ended, SIGPIPE because a later
  *   stage had gone) does not count: the stage that ended first says why.
+ *   A stage's output is the next stage's input, so its SIGPIPE death
+ *   means that stage left, even when the reaper sees the writer's end
+ *   first (the reader closes its input before its own exit is visible);
+ *   only the last stage's SIGPIPE, whose reader is the runner, counts.
  *   A status outside the contract's (such as 127, a failed exec) counts
  *   as 1.  Signals relayed from outside count: the runner then dies of
  *   the same signal (kl_exit).
@@ -439,8 +443,7 @@ reaped(struct kl_pipeline *pl, size_t k, int ws)
 	} else
 		s = WEXITSTATUS(ws);
 	st->status = s;
-	for (i = k + 1; i < pl->n; i++)
-		later |= !pl->st[i].running;
+	later = k + 1 < pl->n;
 	ours = (st->stopped && !st->relayed && (sig == SIGTERM ||
 	    sig == SIGKILL || sig == SIGPIPE)) || (sig == SIGPIPE && later);
 	if (ours)
