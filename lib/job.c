@@ -357,7 +357,7 @@ check_value(struct parse *p, int k, const char *v)
 			return bad(p, "kinesis_stream: %s", why);
 		return 0;
 	case KL_JOB_LYTICS_STREAM:
-		if (n > 256 || has_blank(v, "/"))
+		if (n > 0 && !kl_lytics_stream_ok(v))
 			return bad(p, "lytics_stream wants a Lytics stream "
 			    "name, 1 to 256 bytes without spaces, controls or "
 			    "'/': '%.256s'", v);
