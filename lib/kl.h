@@ -216,7 +216,7 @@ int	 kl_reject(struct kl_rejects *, const char *, long, const char *,
 	    const char *, const char *, size_t, int);
 int	 kl_rejects_close(struct kl_rejects *);
 
-/* outputs.c: a command's last step: the standard output and --rejects */
+/* reject.c: a command's last step: the standard output and --rejects */
 int	 kl_outputs_close(int, struct kl_rejects *, const char *);
 
 /* util.c */

@@ -84,3 +84,27 @@ kl_rejects_close(struct kl_rejects *r)
 	r->open = 0;
 	return ret;
 }
+
+/*
+ * Closes the standard output (kl_out_close) and rj if not NULL, whose
+ * file is path, logging each failure at fatal level.  Returns status,
+ * made at least KL_EXIT_FAIL (kl_exit_worst) if either failed: the
+ * last step of kl-to-lytics, kl-trigger-put and kl-read-audience.  A
+ * failure to write the standard output already said (status 1) is not
+ * said again.
+ */
+int
+kl_outputs_close(int status, struct kl_rejects *rj, const char *path)
+{
+	if (kl_out_close(&kl_stdout) == -1) {
+		if (status != KL_EXIT_FAIL)
+			kl_log(KL_FATAL, errno, "cannot write the standard "
+			    "output");
+		status = kl_exit_worst(status, KL_EXIT_FAIL);
+	}
+	if (rj != NULL && kl_rejects_close(rj) == -1) {
+		kl_log(KL_FATAL, errno, "cannot write '%s'", path);
+		status = kl_exit_worst(status, KL_EXIT_FAIL);
+	}
+	return status;
+}
